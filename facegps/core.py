@@ -7,20 +7,20 @@ Docs: https://facegps.github.io/facegps/core.html.md"""
 # %% auto #0
 __all__ = ['FaceGPSError', 'is_quiet', 'progress', 'atomic_path', 'write_text_atomic']
 
-# %% ../nbs/00_core.ipynb #7451a8cb
+# %% ../nbs/00_core.ipynb #cf01b845
 import contextlib, os, tempfile
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-# %% ../nbs/00_core.ipynb #57f75a8c
+# %% ../nbs/00_core.ipynb #158bdc67
 class FaceGPSError(RuntimeError):
     "Base class of the errors facegps raises on purpose; `path` names the file concerned (or None)."
     def __init__(self, message: str, path=None):
         self.path = None if path is None else Path(path)
         super().__init__(f"{self.path}: {message}" if path is not None else message)
 
-# %% ../nbs/00_core.ipynb #7a8f575c
+# %% ../nbs/00_core.ipynb #96760a00
 def _env_true(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
 
@@ -32,7 +32,7 @@ def progress(iterable=None, total=None, desc=None, quiet=None, unit="frame"):
     "A tqdm progress bar over `iterable`, disabled when `is_quiet(quiet)`."
     return tqdm(iterable, total=total, desc=desc, unit=unit, disable=is_quiet(quiet), leave=False, dynamic_ncols=True)
 
-# %% ../nbs/00_core.ipynb #0d87d35a
+# %% ../nbs/00_core.ipynb #3bb4478f
 @contextlib.contextmanager
 def atomic_path(path, suffix=None):
     """Yield a temporary path beside `path`; on success rename it to `path`, on error delete it.
@@ -43,6 +43,8 @@ def atomic_path(path, suffix=None):
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix or path.suffix)
     os.close(fd)
     tmp = Path(tmp)
+    umask = os.umask(0); os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)   # mkstemp creates 0600; give the final file ordinary permissions
     try:
         yield tmp
         os.replace(tmp, path)

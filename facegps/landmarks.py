@@ -7,9 +7,13 @@ Docs: https://facegps.github.io/facegps/landmarks.html.md"""
 # %% auto #0
 __all__ = ['N_LANDMARKS', 'NoFaceError', 'choose_face', 'FaceMeshTracker', 'LandmarkTrack', 'track_landmarks', 'require_face']
 
-# %% ../nbs/03_landmarks.ipynb #27842910
-from dataclasses import dataclass, field
+# %% ../nbs/03_landmarks.ipynb #683de237
+import os
+from dataclasses import dataclass
 from pathlib import Path
+
+os.environ.setdefault("GLOG_minloglevel", "2")        # keep MediaPipe's C++ log lines off the console
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import cv2
 import numpy as np
@@ -17,7 +21,7 @@ import numpy as np
 from .core import FaceGPSError, progress
 from .video import VideoReader
 
-# %% ../nbs/03_landmarks.ipynb #40266429
+# %% ../nbs/03_landmarks.ipynb #dfca6324
 N_LANDMARKS = 468
 
 class NoFaceError(FaceGPSError):
@@ -34,7 +38,7 @@ def choose_face(candidates: list, previous_centroid=None) -> int:
     if previous_centroid is None: return int(np.argmax([_face_size(c) for c in candidates]))
     return int(np.argmin([np.linalg.norm(c[:, :2].mean(0) - previous_centroid) for c in candidates]))
 
-# %% ../nbs/03_landmarks.ipynb #7c128074
+# %% ../nbs/03_landmarks.ipynb #4c25cf8e
 class FaceMeshTracker:
     """MediaPipe Face Mesh in tracking mode that follows one face across frames (see `choose_face`).
 
@@ -63,7 +67,7 @@ class FaceMeshTracker:
         self.last_centroid = pts[:, :2].mean(0)
         return pts
 
-# %% ../nbs/03_landmarks.ipynb #a0a80bcb
+# %% ../nbs/03_landmarks.ipynb #29104cd1
 @dataclass
 class LandmarkTrack:
     "Landmarks of one followed face over a video. Coordinates in image pixels; times in seconds."

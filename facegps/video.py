@@ -7,8 +7,9 @@ Docs: https://facegps.github.io/facegps/video.html.md"""
 # %% auto #0
 __all__ = ['VideoError', 'TruncatedVideoWarning', 'VideoInfo', 'Frame', 'probe_video', 'VideoReader']
 
-# %% ../nbs/02_video.ipynb #f55bca7e
-import warnings
+# %% ../nbs/02_video.ipynb #4955b287
+import os, warnings
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")   # our own errors say what went wrong
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -18,7 +19,7 @@ import numpy as np
 
 from .core import FaceGPSError
 
-# %% ../nbs/02_video.ipynb #55c3969e
+# %% ../nbs/02_video.ipynb #51658c02
 class VideoError(FaceGPSError):
     "A video could not be read: missing, not a video, no decodable frame."
 
@@ -43,7 +44,7 @@ class Frame:
     color: np.ndarray
     gray: np.ndarray
 
-# %% ../nbs/02_video.ipynb #8e6bb392
+# %% ../nbs/02_video.ipynb #3e36e5c3
 def _open_capture(path: Path) -> cv2.VideoCapture:
     "Open `path` with OpenCV, rotation metadata applied; raise `VideoError` when it is missing or not a video."
     if not path.exists(): raise VideoError("file not found", path)
@@ -61,13 +62,12 @@ def probe_video(path) -> VideoInfo:
     path = Path(path)
     cap = _open_capture(path)
     try:
-        w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))  # already rotated
         rot = int(cap.get(cv2.CAP_PROP_ORIENTATION_META)) % 360
-        if rot in (90, 270): w, h = h, w
         return VideoInfo(path, w, h, float(cap.get(cv2.CAP_PROP_FPS)), int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), rot)
     finally: cap.release()
 
-# %% ../nbs/02_video.ipynb #ea1dff9c
+# %% ../nbs/02_video.ipynb #b3e4f19b
 @dataclass
 class VideoReader:
     """Stream the frames of the video at `path` (`max_frames`: stop after that many; None = all).

@@ -1,0 +1,65 @@
+"""The `facegps` command: help, version, the main job, and clear errors on bad input."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import facegps
+
+FACEGPS = str(Path(sys.executable).parent / "facegps")
+
+
+def run(*args):
+    return subprocess.run([FACEGPS, *map(str, args)], capture_output=True, text=True, timeout=600)
+
+
+def test_version():
+    r = run("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"facegps {facegps.__version__}"
+
+
+@pytest.mark.parametrize("cmd", ["demo", "landmarks", "fetch"])
+def test_help_explains_each_command(cmd):
+    r = run(cmd, "--help")
+    assert r.returncode == 0 and len(r.stdout) > 200
+
+
+def test_demo_writes_the_outputs(tmp_path):
+    r = run("demo", "-o", tmp_path / "demo", "--quiet")
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "demo"
+    assert sorted(p.name for p in out.iterdir()) == ["canonical.png", "frames.parquet", "landmarks.npz", "summary.json"]
+    s = json.loads((out / "summary.json").read_text())
+    assert s["frames_read"] == s["frames_with_face"] == 72 and s["facegps_version"] == facegps.__version__
+    assert s["canonical"]["size"] == 256 and s["canonical"]["iod_px"] > 50
+    assert pd.read_parquet(out / "frames.parquet").face_found.all()
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    r = run("landmarks", tmp_path / "nope.mp4", "-o", tmp_path / "o")
+    assert r.returncode == 2 and f"{tmp_path / 'nope.mp4'}: file not found" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_text_renamed_mp4_is_a_clear_error(tmp_path):
+    bad = tmp_path / "report.mp4"
+    bad.write_text("minutes of the meeting\n")
+    r = run("landmarks", bad, "-o", tmp_path / "o")
+    assert r.returncode == 2 and f"{bad}: not a readable video" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_noface_is_a_clear_error_and_keeps_the_frame_table(tmp_path, noface):
+    r = run("landmarks", noface, "-o", tmp_path / "o", "--quiet")
+    assert r.returncode == 2 and "no_face.mp4: no face in" in r.stderr and "Traceback" not in r.stderr
+    table = pd.read_parquet(tmp_path / "o" / "frames.parquet")  # what was measured is not lost
+    assert len(table) > 90 and not table.face_found.any()
+    assert not (tmp_path / "o" / "summary.json").exists()
+    assert not [p for p in (tmp_path / "o").iterdir() if p.name.startswith(".")], "no half-written temp files"
+
+
+def test_fetch_prints_paths():
+    r = run("fetch", "smile", "face")
+    assert r.returncode == 0 and "single_face.mp4" in r.stdout and "single_face.jpg" in r.stdout
