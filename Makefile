@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 OUT    ?= out/demo
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test venv clean-venv export
+.PHONY: demo test venv clean-venv export readme
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"facegps needs Python 3.11 (mediapipe 0.10.21), found {sys.version.split()[0]}; set PYTHON=/path/to/python3.11"'
@@ -31,6 +31,11 @@ test: $(STAMP)
 export: $(STAMP)
 	$(BIN)/nbdev-export
 	$(BIN)/nbdev-clean
+	$(BIN)/python tools/make_readme.py
 
 clean-venv:
 	rm -rf $(VENV)
+
+## regenerate README.md from nbs/index.ipynb
+readme:
+	$(PYTHON) tools/make_readme.py
