@@ -1,1 +1,7 @@
+"""Face-GPS: per-muscle facial movement from ordinary videos, with head motion removed
+
+Modules:
+
+- `facegps.flow`: The 3×3-patch normal equations of DISC solved for every sample point at once, checked against OpenCV on known sub-pixel shifts of a real face, and the fast production flow (pyramidal LK or DIS) used by the pipeline."""
+
 __version__ = "0.1.0"
