@@ -1,0 +1,90 @@
+"""The Face-GPS analysis on real videos: the output contract, the CLI, missing faces, and clear failures."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import write_video
+from facegps.analyze import analyze_video
+from facegps.landmarks import NoFaceError
+from facegps.overlay import video_stream_info
+
+FACEGPS = str(Path(sys.executable).parent / "facegps")
+
+
+@pytest.fixture(scope="module")
+def smile_analysis(tmp_path_factory, smile):
+    out = tmp_path_factory.mktemp("smile")
+    return analyze_video(smile, out, quiet=True), out
+
+
+def test_output_contract(smile_analysis):
+    res, out = smile_analysis
+    assert sorted(p.name for p in out.iterdir()) == ["displacement.npz", "frames.parquet", "overlay.mp4", "summary.json"]
+    z = np.load(out / "displacement.npz")
+    T, P = 72, len(res.points)
+    assert P == 3966 and z["points"].shape == (P, 2)
+    assert z["disp"].shape == z["raw_disp"].shape == (T, P, 2) and z["disp"].dtype == np.float32
+    assert z["landmarks"].shape == (T, 468, 3) and z["descriptors"].shape == (len(z["muscles"]), 2)
+    frames = pd.read_parquet(out / "frames.parquet")
+    assert len(frames) == T and {"frame", "time_s", "face_found", "yaw", "pitch", "roll"} <= set(frames.columns)
+    assert all(f"act_{m}" in frames.columns for m in z["muscles"])
+    s = json.loads((out / "summary.json").read_text())
+    assert s["parameters"]["canonical"] == "pose" and s["reference_frame"] == 0 and s["frames_with_face"] == 72
+    assert {"landmarks_s", "flow_s", "total_s"} <= set(s["timings_s"])
+
+
+def test_smile_moves_the_zygomaticus_not_the_brows(smile_analysis):
+    act = smile_analysis[0].activations()
+    zyg = act[["zygomaticus_major_R", "zygomaticus_major_L"]].mean(axis=1).to_numpy()
+    brow = act[["frontalis_R", "frontalis_L", "corrugator"]].max(axis=1).to_numpy()
+    assert zyg[30:60].mean() > 5 * zyg[:5].mean()
+    assert zyg[30:60].mean() > 3 * brow[30:60].mean()
+
+
+def test_overlay_is_browser_playable_h264(smile_analysis):
+    info = video_stream_info(smile_analysis[1] / "overlay.mp4")
+    assert info["codec"] == "h264" and info["pix_fmt"] == "yuv420p" and info["n_frames"] == 72
+
+
+def test_mesh_mode_returns_the_landmark_driven_part(smile):
+    res = analyze_video(smile, None, quiet=True, canonical="mesh", max_frames=45, smooth=False)
+    assert res.mesh_disp is not None and res.mesh_disp.shape == res.disp.shape
+    # the mouth corners' landmark-driven part carries the smile (several canonical px at frame 40)
+    corner = np.argmin(np.linalg.norm(res.points - np.array([94.4, 177.8]), axis=1))
+    assert np.linalg.norm(res.mesh_disp[40, corner]) > 3
+
+
+def test_short_gap_interpolated_long_gap_flagged(tmp_path, smile_frames):
+    """Synthetic gaps in the real smile video: 3 black frames (bridged) and 20 black frames (left NaN)."""
+    frames = [np.zeros_like(f) if (10 <= i < 13 or 30 <= i < 50) else f for i, f in enumerate(smile_frames)]
+    res = analyze_video(write_video(tmp_path / "gaps.mp4", frames), None, quiet=True, overlay=False, max_gap_s=0.2)
+    f = res.frames
+    assert f.interpolated[10:13].all() and not f.face_found[10:13].any()
+    assert f.long_gap[30:50].all() and np.isnan(res.disp[30:50]).all()
+    assert np.isfinite(res.disp[60]).any()
+
+
+def test_noface_is_a_clear_error(noface):
+    with pytest.raises(NoFaceError, match="no face in"):
+        analyze_video(noface, None, quiet=True)
+
+
+def test_cli_analyze_every_sample(tmp_path, carphone, noface):
+    r = subprocess.run([FACEGPS, "analyze", str(carphone), "-o", str(tmp_path / "car"), "--quiet", "--no-overlay"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "car" / "summary.json").read_text())["frames_with_face"] == 120
+    r = subprocess.run([FACEGPS, "analyze", str(noface), "-o", str(tmp_path / "nf"), "--quiet"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 2 and "no_face.mp4: no face in 95 of 95 frames" in r.stderr
+    assert not (tmp_path / "nf" / "summary.json").exists()
+
+
+def test_bad_parameter_is_a_clear_error(smile):
+    with pytest.raises(ValueError, match="canonical must be one of"):
+        analyze_video(smile, None, canonical="literal")
