@@ -9,7 +9,7 @@ __all__ = ['EXPRESSION_BUMPS', 'METHODS', 'expression_field', 'displace', 'head_
            'make_synthetic_video', 'raw_image_flow', 'measured_disp', 'accuracy_table', 'warp_speed', 'pipeline_speed',
            'peak_rss_mb', 'markdown_table', 'machine_description', 'run_accuracy', 'run_speed']
 
-# %% ../nbs/12_bench.ipynb #5ab96b5c
+# %% ../nbs/12_bench.ipynb #91cb0261
 import os, resource, tempfile, time
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from .manifold import densify, face_triangles, load_template, points_on, interoc
 from .mks import muscle_descriptors, rbf_kernels, kernel_gamma, muscle_activations
 from .video import VideoReader
 
-# %% ../nbs/12_bench.ipynb #d9b692da
+# %% ../nbs/12_bench.ipynb #48f64756
 EXPRESSION_BUMPS = {  # landmark: unit direction in the image (x right, y down) — up and out at the mouth, up at the brows
     61: (-0.6, -0.8), 291: (0.6, -0.8), 105: (0.0, -1.0), 334: (0.0, -1.0)}
 
@@ -53,7 +53,7 @@ def expression_envelope(n: int) -> np.ndarray:
     t = np.linspace(0, 1, n)
     return np.clip(np.sin(np.pi * (t - 0.25) / 0.75), 0, None) * (t >= 0.25)
 
-# %% ../nbs/12_bench.ipynb #7bf54261
+# %% ../nbs/12_bench.ipynb #f5055091
 def make_synthetic_video(path, n_frames: int = 40, amp_iod: float = 0.06, shift_px: float = 12.0,
                          roll_deg: float = 4.0, scale: float = 0.04, source: str = "smile") -> dict:
     """Write a semi-synthetic video from a real neutral frame and return its truth.
@@ -83,7 +83,7 @@ def make_synthetic_video(path, n_frames: int = 40, amp_iod: float = 0.06, shift_
     truth = np.einsum("pij,pj->pi", np.linalg.inv(A), u_pts)
     return dict(envelope=env, u_points=u_pts, truth=truth.astype(np.float32), iod_px=iod, frame0_points=pts0)
 
-# %% ../nbs/12_bench.ipynb #fa0ab22a
+# %% ../nbs/12_bench.ipynb #ffe2f589
 def raw_image_flow(path, points0: np.ndarray, iod_px: float, win: int = 9, levels: int = 2) -> np.ndarray:
     "T×P×2 flow (canonical px scale) from frame 0 to each frame at `points0` (P×2 px), no canonical frame."
     frames = [f.gray for f in VideoReader(path)]
@@ -95,7 +95,7 @@ def raw_image_flow(path, points0: np.ndarray, iod_px: float, win: int = 9, level
         out[t] = d
     return out * (load_template()["iod"] / iod_px)
 
-# %% ../nbs/12_bench.ipynb #b17dbe6b
+# %% ../nbs/12_bench.ipynb #e30c956a
 METHODS = ("raw", "mesh", "pose")
 
 def measured_disp(path, method: str, truth: dict, **params) -> np.ndarray:
@@ -144,7 +144,7 @@ def accuracy_table(n_frames: int = 40, amp_iod: float = 0.06, amps=(0.005, 0.01,
                          smallest_detected_pct_iod=None if detected is None else 100 * detected))
     return dict(summary=pd.DataFrame(rows).set_index("method"), per_muscle=pd.DataFrame(musc))
 
-# %% ../nbs/12_bench.ipynb #327c8953
+# %% ../nbs/12_bench.ipynb #c22a9ec3
 def _per_triangle_warp(image, vertices, tpl_points, tris, size):
     "Reference warp: one `cv2.warpAffine` per triangle, masked and accumulated (slow, for comparison)."
     out = np.zeros((size, size) + image.shape[2:], image.dtype)
@@ -171,7 +171,9 @@ def warp_speed(n: int = 20) -> pd.DataFrame:
     v = track_landmarks(sample_video("smile"), max_frames=1, quiet=True).landmarks[0, :, :2]
     fast = W.warp(fr, v)
     ref = _per_triangle_warp(fr, v, tpl["points"], tris, W.size)
-    pat = PiecewiseAffineTransform(); pat.estimate(tpl["points"], v)
+    pat = (PiecewiseAffineTransform.from_estimate(tpl["points"], v) if hasattr(PiecewiseAffineTransform, "from_estimate")
+           else PiecewiseAffineTransform())
+    if not hasattr(PiecewiseAffineTransform, "from_estimate"): pat.estimate(tpl["points"], v)
     sk = lambda: sk_warp(fr, pat, output_shape=(W.size, W.size), preserve_range=True)
     inner = cv2.erode(W.mask.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     rows = [dict(warp="remap (facegps)", fps=_rate(lambda: W.warp(fr, v), n), max_abs_diff=0.0),
@@ -213,7 +215,7 @@ def peak_rss_mb(repeat: int) -> float:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         return int(out.stdout.strip().splitlines()[-1]) / 1024
 
-# %% ../nbs/12_bench.ipynb #1c4cc081
+# %% ../nbs/12_bench.ipynb #280cbcd4
 def markdown_table(df: pd.DataFrame, digits: int = 3) -> str:
     "A pandas table as a GitHub markdown table (numbers to `digits` significant digits)."
     fmt = lambda v: (f"{v:.{digits}g}" if isinstance(v, (float, np.floating)) and np.isfinite(v) else ("–" if v is None or (isinstance(v, float) and not np.isfinite(v)) else str(v)))
