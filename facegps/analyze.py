@@ -8,7 +8,7 @@ Docs: https://facegps.github.io/facegps/analyze.html.md"""
 __all__ = ['PARAM_HELP', 'AnalysisParams', 'bridge_gaps', 'stable_sample_mask', 'refine_vertices', 'landmark_displacement',
            'Analysis', 'measure_displacement', 'analyze_video', 'write_outputs', 'write_overlay']
 
-# %% ../nbs/11_analyze.ipynb #6bce18f1
+# %% ../nbs/11_analyze.ipynb #33afc0a0
 import json, time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,7 +28,7 @@ from .pose import CANONICAL_MODES, STABLE_LANDMARKS, canonical_vertices, head_po
 from .smoothing import default_basis, polar_smooth
 from .video import VideoReader
 
-# %% ../nbs/11_analyze.ipynb #18f58057
+# %% ../nbs/11_analyze.ipynb #45ce66b4
 PARAM_HELP = {  # every parameter of the analysis, documented once (units in brackets)
     "canonical": '"pose" (expression kept, head motion removed) or "mesh" (the papers\' literal warp)',
     "refine": 'refine the canonical alignment from the image (LK on forehead and nose bridge)',
@@ -76,7 +76,7 @@ class AnalysisParams:
         if self.density < 1: raise ValueError(f"density must be >= 1, got {self.density}")
         return self
 
-# %% ../nbs/11_analyze.ipynb #2cb6b8b6
+# %% ../nbs/11_analyze.ipynb #5e15cd0a
 def bridge_gaps(landmarks: np.ndarray, found: np.ndarray, max_gap: int) -> tuple:
     "Landmarks (T×468×3) with interior gaps of ≤ `max_gap` frames linearly interpolated, and the T bool mask of those frames."
     out, filled = landmarks.copy(), np.zeros(len(found), bool)
@@ -89,7 +89,7 @@ def bridge_gaps(landmarks: np.ndarray, found: np.ndarray, max_gap: int) -> tuple
             filled[a + 1:b] = True
     return out, filled
 
-# %% ../nbs/11_analyze.ipynb #450e1a26
+# %% ../nbs/11_analyze.ipynb #cfa5ce11
 def stable_sample_mask(points: np.ndarray, radius_iod: float = 0.18) -> np.ndarray:
     "Sample points (P×2 canonical px) within `radius_iod`·IOD of a stable landmark above the mouth (forehead, nose bridge)."
     tpl = load_template()
@@ -112,19 +112,20 @@ def refine_vertices(vertices: np.ndarray, ref_canon: np.ndarray, canon: np.ndarr
     shift = np.c_[P, np.ones(len(P))] @ G.T - P                                 # G(P) − P, canonical px
     return vertices + shift @ J[:2]
 
-# %% ../nbs/11_analyze.ipynb #dd2e3b09
+# %% ../nbs/11_analyze.ipynb #a5ec293e
 def landmark_displacement(lms: np.ndarray, ref_lms: np.ndarray, points: np.ndarray, tri_ids: np.ndarray,
-                          weights: np.ndarray) -> np.ndarray:
-    "P×2 canonical displacement (canonical px) of the mesh-following sample points between the reference and a frame."
+                          weights: np.ndarray, pose_vertices: np.ndarray | None = None) -> np.ndarray:
+    """P×2 canonical displacement (canonical px) of the mesh-following sample points between the reference and a frame.
+    `pose_vertices`: the frame's `pose`-mode warp vertices (468×2 px) when already computed."""
     from facegps.affine import triangle_affines
     tris, tpl = face_triangles(), load_template()["points"]
-    pose_v = canonical_vertices(lms, ref_lms, "pose")
+    pose_v = canonical_vertices(lms, ref_lms, "pose") if pose_vertices is None else pose_vertices
     A = triangle_affines(tpl[tris], pose_v[tris])[tri_ids]                       # canonical → frame, per point
     y = points_on(lms[:, :2], tris, tri_ids, weights)
     x = np.einsum("pij,pj->pi", np.linalg.inv(A[:, :, :2]), y - A[:, :, 2])
     return (x - points).astype(np.float32)
 
-# %% ../nbs/11_analyze.ipynb #30c4684b
+# %% ../nbs/11_analyze.ipynb #a16d2236
 @dataclass
 class Analysis:
     "The result of `analyze_video`; arrays over T frames and P sample points, canonical px unless stated."
@@ -147,7 +148,7 @@ class Analysis:
         cols = [f"act_{m}" for m in self.muscles]
         return self.frames.set_index("time_s")[cols].rename(columns=lambda c: c[4:])
 
-# %% ../nbs/11_analyze.ipynb #f01b11ef
+# %% ../nbs/11_analyze.ipynb #a3b57a6a
 def measure_displacement(path, lms: np.ndarray, usable: np.ndarray, ref: int, params: AnalysisParams,
                          points: np.ndarray, tri_ids: np.ndarray, weights: np.ndarray, quiet=None) -> tuple:
     """Raw canonical displacement (T×P×2, canonical px, NaN where unusable) of `points` from frame `ref` to every
@@ -165,20 +166,21 @@ def measure_displacement(path, lms: np.ndarray, usable: np.ndarray, ref: int, pa
     for fr in progress(reader, total=T, desc=f"flow {Path(path).name}", quiet=quiet):
         t = fr.index
         if t >= T or not usable[t]: continue
-        v = canonical_vertices(lms[t], lms[ref], params.canonical)
+        v = v_landmarks = canonical_vertices(lms[t], lms[ref], params.canonical)
         canon = W.warp(fr.gray, v)
         if params.refine and t != ref:
             v = refine_vertices(v, ref_canon, canon, stable_pts, params)
             canon = W.warp(fr.gray, v)
         verts[t] = v
-        guess = landmark_displacement(lms[t], lms[ref], points, tri_ids, weights) if params.canonical == "pose" else None
+        guess = (landmark_displacement(lms[t], lms[ref], points, tri_ids, weights, pose_vertices=v_landmarks)
+                 if params.canonical == "pose" else None)
         d, ok = flow_at_points(ref_canon, canon, points, method=params.flow, win=params.lk_win,
                                levels=params.lk_levels, fb_max=params.fb_max, init=guess)
         d = np.asarray(d, np.float32); d[~ok] = np.nan
         raw[t] = d
     return raw, verts
 
-# %% ../nbs/11_analyze.ipynb #37d3a134
+# %% ../nbs/11_analyze.ipynb #291e7aa6
 def analyze_video(path, out_dir=None, quiet=None, **params) -> Analysis:
     """Face-GPS analysis of the video at `path`; see `AnalysisParams` for `params`. Writes the output contract into
     `out_dir` when given. Raises `VideoError` (unreadable video) or `NoFaceError` (no face in any frame)."""
@@ -237,7 +239,7 @@ def analyze_video(path, out_dir=None, quiet=None, **params) -> Analysis:
 def _jsonable(d: dict) -> dict:
     return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in d.items()}
 
-# %% ../nbs/11_analyze.ipynb #09b6fa9b
+# %% ../nbs/11_analyze.ipynb #d15f926c
 def write_outputs(res: Analysis, out_dir, verts: np.ndarray, tri_ids: np.ndarray, quiet=None, timings=None, t0=None):
     "Write frames.parquet, displacement.npz, overlay.mp4 (if `res.params.overlay`) and summary.json into `out_dir`."
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
