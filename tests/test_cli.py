@@ -21,22 +21,13 @@ def test_version():
     assert r.returncode == 0 and r.stdout.strip() == f"facegps {facegps.__version__}"
 
 
-@pytest.mark.parametrize("cmd", ["demo", "landmarks", "analyze", "bench", "fetch"])
+@pytest.mark.parametrize("cmd", ["demo", "landmarks", "analyze", "report", "batch", "bench", "fetch"])
 def test_help_explains_each_command(cmd):
     r = run(cmd, "--help")
     assert r.returncode == 0 and len(r.stdout) > 200
 
 
-def test_demo_writes_the_outputs(tmp_path):
-    """The main job: the full analysis of the smile sample."""
-    r = run("demo", "-o", tmp_path / "demo", "--quiet")
-    assert r.returncode == 0, r.stderr
-    out = tmp_path / "demo"
-    assert sorted(p.name for p in out.iterdir()) == ["displacement.npz", "frames.parquet", "overlay.mp4", "summary.json"]
-    s = json.loads((out / "summary.json").read_text())
-    assert s["frames_read"] == s["frames_with_face"] == 72 and s["facegps_version"] == facegps.__version__
-    assert s["canonical"]["size"] == 256 and s["canonical"]["iod_px"] > 50
-    assert "zygomaticus_major" in r.stdout  # the strongest muscles are named
+# the main job (`facegps demo`, the smile report) is tested in test_report.py
 
 
 def test_landmarks_job(tmp_path):

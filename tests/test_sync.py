@@ -48,3 +48,17 @@ def test_readme_is_generated_from_index_notebook():
     sys.path.insert(0, str(ROOT / "tools"))
     from make_readme import render
     assert (ROOT / "README.md").read_text() == render(), "README.md is out of date: run `make readme`"
+
+
+def test_report_template_is_clean_and_shipped(tmp_path):
+    """The papermill template's source (nbs/reports/) is clean, and the copy shipped in the package is identical."""
+    src = ROOT / "nbs" / "reports" / "analysis_report.ipynb"
+    shipped = ROOT / "facegps" / "assets" / "analysis_report.ipynb"
+    copy = tmp_path / "analysis_report.ipynb"
+    shutil.copy(src, copy)
+    subprocess.run([str(BIN / "nbdev-clean"), "--fname", str(copy)], cwd=ROOT, check=True, capture_output=True)
+    assert copy.read_bytes() == src.read_bytes(), f"{src} is not clean: run `make export`"
+    assert shipped.read_bytes() == src.read_bytes(), f"{shipped} differs from {src}: run `make export`"
+    import nbformat
+    nb = nbformat.read(src, as_version=4)
+    assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells), "no papermill parameters cell"
