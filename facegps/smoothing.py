@@ -6,9 +6,9 @@ Docs: https://facegps.github.io/facegps/smoothing.html.md"""
 
 # %% auto #0
 __all__ = ['to_polar', 'to_cartesian', 'knn_edges', 'mesh_edges', 'SpectralBasis', 'default_basis', 'wavelet_denoise',
-           'smooth_angles', 'polar_smooth']
+           'smooth_angles', 'polar_smooth', 'smooth_in_space', 'smooth_in_time']
 
-# %% ../nbs/08_smoothing.ipynb #1d632a7f
+# %% ../nbs/08_smoothing.ipynb #dda997ac
 from contextlib import nullcontext
 from functools import lru_cache
 
@@ -21,7 +21,7 @@ from scipy.spatial import cKDTree
 
 from .manifold import densify, face_triangles, load_template, points_on
 
-# %% ../nbs/08_smoothing.ipynb #3ddcf248
+# %% ../nbs/08_smoothing.ipynb #f04d05bb
 def to_polar(disp: np.ndarray) -> tuple:
     """Length `r` (canonical px) and direction `theta` (radians in (−π, π], `atan2(dy, dx)` in image axes, y down)
     of displacements `disp` (…×2, canonical px), both float32 of shape `disp.shape[:-1]`. NaN in, NaN out."""
@@ -33,7 +33,7 @@ def to_cartesian(r: np.ndarray, theta: np.ndarray) -> np.ndarray:
     r, theta = np.asarray(r, np.float32), np.asarray(theta, np.float32)
     return np.stack([r * np.cos(theta), r * np.sin(theta)], -1).astype(np.float32)
 
-# %% ../nbs/08_smoothing.ipynb #06facc9f
+# %% ../nbs/08_smoothing.ipynb #961f153d
 def knn_edges(points: np.ndarray, k: int = 8) -> np.ndarray:
     "Undirected edges (E×2, i<j, unique) joining each of `points` (P×2, canonical px) to its `k` nearest neighbours."
     _, nn = cKDTree(points).query(points, k + 1)
@@ -74,7 +74,7 @@ def mesh_edges(triangles: np.ndarray, tri_ids: np.ndarray, weights: np.ndarray, 
     e = np.stack([lattice_ids[:, a].ravel(), lattice_ids[:, b].ravel()], 1)
     return np.unique(np.sort(e, 1), axis=0)
 
-# %% ../nbs/08_smoothing.ipynb #eabc1552
+# %% ../nbs/08_smoothing.ipynb #1970b0e7
 def _one_blas_thread():
     "A context limiting BLAS to one thread (threadpoolctl when installed, else nothing)."
     try:
@@ -117,15 +117,29 @@ class SpectralBasis:
         """`values` (T×P or P, any units) with NaNs replaced by the harmonic interpolation of the frame's valid values
         (L_uu x_u = −L_uv x_v). Points in a graph component without any valid value stay NaN, as do all-NaN frames."""
         x = np.array(values, np.float64, ndmin=2)
-        for t in np.nonzero(np.isnan(x).any(1))[0]:
-            bad = np.isnan(x[t])
+        return self._fill(x[..., None])[..., 0].reshape(np.shape(values))
+
+    def fill_field(self, values: np.ndarray) -> np.ndarray:
+        """`fill` for a field with components, `values` T×P×C or P×C: a point is missing when any component is NaN,
+        and all C components are filled from one factorization of L_uu per frame (half the work of two `fill`s)."""
+        x = np.array(values, np.float64)
+        single = x.ndim == 2
+        x = self._fill(np.where(np.isnan(x).any(-1, keepdims=True), np.nan, x[None] if single else x))
+        return x[0] if single else x
+
+    def _fill(self, x: np.ndarray) -> np.ndarray:
+        "Fill T×P×C float64 `x` in place (a point is missing when its first component is NaN)."
+        for t in np.nonzero(np.isnan(x[..., 0]).any(1))[0]:
+            bad = np.isnan(x[t, :, 0])
             if bad.all(): continue
             has_valid = np.bincount(self.component[~bad], minlength=self.n_components) > 0
             u = bad & has_valid[self.component]
             if u.any():
                 rows = self.L[u]
-                x[t, u] = sla.spsolve(rows[:, u].tocsc(), -(rows[:, ~bad] @ x[t, ~bad]))
-        return x.reshape(np.shape(values))
+                rhs = -(rows[:, ~bad] @ x[t, ~bad])
+                x[t, u] = np.reshape(sla.spsolve(rows[:, u].tocsc(), rhs[:, 0] if rhs.shape[1] == 1 else rhs),
+                                     (-1, x.shape[2]))
+        return x
 
     def smooth(self, values: np.ndarray, n_modes: int | None = None, rolloff: float = 3.0,
                keep_nan: bool = True) -> np.ndarray:
@@ -134,17 +148,32 @@ class SpectralBasis:
         (`rolloff=0`: plain projection). NaNs are filled first (`fill`; a component left without values gets the
         frame's mean) and are NaN again in the result when `keep_nan`. All-NaN frames stay NaN."""
         x = np.array(values, np.float64, ndmin=2)
+        return self._smooth(x[..., None], n_modes, rolloff, keep_nan)[..., 0].reshape(np.shape(values))
+
+    def smooth_field(self, values: np.ndarray, n_modes: int | None = None, rolloff: float = 3.0,
+                     keep_nan: bool = True) -> np.ndarray:
+        """`smooth` for a field with components (T×P×C or P×C): each component low-passed, the missing points (any
+        component NaN) filled once for all components (`fill_field`)."""
+        x = np.array(values, np.float64)
+        single = x.ndim == 2
+        x = np.where(np.isnan(x).any(-1, keepdims=True), np.nan, x[None] if single else x)
+        out = self._smooth(x, n_modes, rolloff, keep_nan)
+        return out[0] if single else out
+
+    def _smooth(self, x: np.ndarray, n_modes, rolloff, keep_nan) -> np.ndarray:
+        "`smooth` of T×P×C float64 `x` (a point missing in all components or none)."
         bad = np.isnan(x)
-        f = self.fill(x)
-        rows = ~bad.all(1)
+        f = self._fill(x.copy())
+        rows = ~bad.all((1, 2))
         f[rows] = np.where(np.isnan(f[rows]), np.nanmean(f[rows], 1, keepdims=True), f[rows])
         U = self.modes[:, :n_modes]
         lam = self.eigenvalues[:U.shape[1]]
         h = np.exp(-rolloff * lam / max(lam[-1], 1e-300))
         out = np.full_like(f, np.nan)
-        out[rows] = ((f[rows] @ U) * h) @ U.T
+        ft = f[rows].transpose(0, 2, 1)                                     # T×C×P
+        out[rows] = (((ft @ U) * h) @ U.T).transpose(0, 2, 1)
         if keep_nan: out[bad] = np.nan
-        return out.reshape(np.shape(values))
+        return out
 
 @lru_cache(maxsize=None)
 def default_basis(level: int = 3, n_modes: int = 200) -> SpectralBasis:
@@ -155,7 +184,7 @@ def default_basis(level: int = 3, n_modes: int = 200) -> SpectralBasis:
     return SpectralBasis.from_mesh(points_on(load_template()["points"], tris, tri_ids, weights), tris, tri_ids,
                                    weights, n_modes=n_modes)
 
-# %% ../nbs/08_smoothing.ipynb #eb27572d
+# %% ../nbs/08_smoothing.ipynb #946ee104
 def _interp_nans(x: np.ndarray) -> np.ndarray:
     "Columns of `x` (T×N) with NaNs linearly interpolated in time (held constant past the ends); all-NaN columns stay."
     x = x.copy()
@@ -199,7 +228,7 @@ def smooth_angles(theta: np.ndarray, **kwargs) -> np.ndarray:
     (cos θ, sin θ) is denoised with `wavelet_denoise(**kwargs)` and θ read back with atan2, in (−π, π]."""
     return np.arctan2(wavelet_denoise(np.sin(theta), **kwargs), wavelet_denoise(np.cos(theta), **kwargs))
 
-# %% ../nbs/08_smoothing.ipynb #ebb8c0dd
+# %% ../nbs/08_smoothing.ipynb #029b948b
 def polar_smooth(disp: np.ndarray, basis: SpectralBasis, n_modes: int | None = None, rolloff: float = 3.0,
                  r_mode: str = "vector", r_in_time: bool = False, wavelet: str = "sym4", level: int | None = None,
                  threshold_scale: float = 1.0, fill_invalid: bool = False) -> np.ndarray:
@@ -210,19 +239,39 @@ def polar_smooth(disp: np.ndarray, basis: SpectralBasis, n_modes: int | None = N
     `r_mode="length"` (the paper read literally) r itself is low-passed and θ is the raw direction. In time: θ is
     wavelet-denoised per point on its unit vector (`smooth_angles`), and r too when `r_in_time`; `wavelet`, `level`,
     `threshold_scale` as in `wavelet_denoise`. r is clipped at 0. Returns T×P×2 float32 canonical px, NaN where
-    `disp` is NaN unless `fill_invalid` (then the smoothed value: graph fill over the face, interpolation in time)."""
+    `disp` is NaN unless `fill_invalid` (then the smoothed value: graph fill over the face, interpolation in time).
+    The vector reading is `smooth_in_space` followed by `smooth_in_time`."""
     disp = np.asarray(disp, np.float32)
     if disp.ndim != 3 or disp.shape[2] != 2 or disp.shape[1] != len(basis.points):
         raise ValueError(f"disp must be T×{len(basis.points)}×2, got {disp.shape}")
     if r_mode not in ("vector", "length"): raise ValueError(f"r_mode must be 'vector' or 'length', got {r_mode!r}")
     bad = np.isnan(disp).any(2)
-    d = np.where(bad[..., None], np.nan, disp)
-    sm = dict(n_modes=n_modes, rolloff=rolloff, keep_nan=not fill_invalid)
+    wkw = dict(wavelet=wavelet, level=level, threshold_scale=threshold_scale, r_in_time=r_in_time,
+               fill_invalid=fill_invalid)
     if r_mode == "vector":
-        r, theta = to_polar(np.stack([basis.smooth(d[..., c], **sm) for c in (0, 1)], -1))
-    else:
-        r, theta = to_polar(d)
-        r = basis.smooth(r, **sm)
+        return smooth_in_time(smooth_in_space(disp, basis, n_modes, rolloff, fill_invalid), bad, **wkw)
+    d = np.where(bad[..., None], np.nan, disp)
+    r, theta = to_polar(d)
+    r = basis.smooth(r, n_modes=n_modes, rolloff=rolloff, keep_nan=not fill_invalid)
+    return _polar_in_time(r, theta, bad, **wkw)
+
+def smooth_in_space(disp: np.ndarray, basis: SpectralBasis, n_modes: int | None = None, rolloff: float = 3.0,
+                    fill_invalid: bool = False) -> np.ndarray:
+    """Step 1 of `polar_smooth` (vector reading): both components of `disp` (T×P×2 or P×2, canonical px) low-passed
+    over the face (`basis.smooth_field`). Frames are independent, so this runs frame by frame as they are measured.
+    Returns float32 of `disp`'s shape, NaN where `disp` is NaN unless `fill_invalid`."""
+    return basis.smooth_field(disp, n_modes=n_modes, rolloff=rolloff, keep_nan=not fill_invalid).astype(np.float32)
+
+def smooth_in_time(smoothed: np.ndarray, bad: np.ndarray, wavelet: str = "sym4", level: int | None = None,
+                   threshold_scale: float = 1.0, r_in_time: bool = False, fill_invalid: bool = False) -> np.ndarray:
+    """Steps 2–3 of `polar_smooth` (vector reading) on the output of `smooth_in_space` (T×N×2 float32, any subset of
+    the points: each point's time series is smoothed on its own, so the points can be processed in chunks); `bad`
+    (T×N) marks the points that were NaN in the raw displacement. Returns T×N×2 float32 canonical px."""
+    r, theta = to_polar(smoothed)
+    return _polar_in_time(r, theta, bad, wavelet=wavelet, level=level, threshold_scale=threshold_scale,
+                          r_in_time=r_in_time, fill_invalid=fill_invalid)
+
+def _polar_in_time(r, theta, bad, wavelet, level, threshold_scale, r_in_time, fill_invalid):
     wkw = dict(wavelet=wavelet, level=level, threshold_scale=threshold_scale, keep_nan=not fill_invalid)
     if r_in_time: r = wavelet_denoise(r, **wkw)
     out = to_cartesian(np.clip(r, 0, None), smooth_angles(theta, **wkw))
