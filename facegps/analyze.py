@@ -158,7 +158,7 @@ class Analysis:
         cols = [f"act_{m}" for m in self.muscles]
         return self.frames.set_index("time_s")[cols].rename(columns=lambda c: c[4:])
 
-# %% ../nbs/11_analyze.ipynb #eb5106cb
+# %% ../nbs/11_analyze.ipynb #b526e01e
 PIPELINE_THREADS = min(2, os.cpu_count() or 1)   # flow worker threads beside the landmark thread; 0 = no threads
 PIPELINE_DEPTH = 8                              # frames queued between the steps
 TIME_CHUNK = 1 << 18                            # values (frames × points) per chunk of the time smoothing
@@ -185,7 +185,7 @@ class _RowStore:
         buf = os.pread(self._f.fileno(), (t1 - t0) * self.row_bytes, t0 * self.row_bytes)
         return np.frombuffer(buf, np.float32).reshape((t1 - t0,) + self.shape)
 
-    def blocks(self, max_bytes: int = 4 << 20):
+    def blocks(self, max_bytes: int = 1 << 20):
         "(t0, rows) for consecutive blocks of at most `max_bytes`."
         step = max(1, max_bytes // self.row_bytes)
         for t0 in range(0, self.n, step): yield t0, self.rows(t0, min(t0 + step, self.n))
@@ -209,7 +209,7 @@ class _RowStore:
 
     def close(self): self._f.close()
 
-def _row_blocks(arr: np.ndarray, store=None, max_bytes: int = 4 << 20):
+def _row_blocks(arr: np.ndarray, store=None, max_bytes: int = 1 << 20):
     "(t0, block) over the first axis of `arr`, read from its `_RowStore` file when given (memory stays flat)."
     if store is not None and store.n == len(arr):
         yield from store.blocks(max_bytes); return
