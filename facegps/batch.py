@@ -79,7 +79,7 @@ def collect_tasks(source) -> list:
     if not tasks: raise FaceGPSError(f"no videos found (extensions: {' '.join(VIDEO_EXTENSIONS)})", source)
     return tasks
 
-# %% ../nbs/15_batch.ipynb #d12e6601
+# %% ../nbs/15_batch.ipynb #1090d61c
 def video_dir(out, video_id: str) -> Path: return Path(out) / "videos" / video_id
 def partition_path(out, video_id: str) -> Path:
     return Path(out) / "dataset" / "frames" / f"video={video_id}" / "part-0.parquet"
@@ -123,8 +123,9 @@ def analyze_task(task: VideoTask, out, params: dict, report: bool = False) -> di
     """Analyse (and with `report`, report) one video into `out`; returns its batch row. Errors are caught and
     returned as `status="failed"`, `error="<type>: <message>"`."""
     import cv2
-    from facegps.analyze import analyze_video
+    import facegps.analyze as analysis
     cv2.setNumThreads(1)
+    threads, analysis.PIPELINE_THREADS = analysis.PIPELINE_THREADS, 0   # one core per task: no pipeline threads
     t0 = time.perf_counter()
     row = dict(video=task.video_id, path=str(task.path), **task.meta)
     try:
@@ -133,12 +134,13 @@ def analyze_task(task: VideoTask, out, params: dict, report: bool = False) -> di
             from facegps.report import run_report
             run_report(task.path, Path(out) / "videos", name=task.video_id, params=p)
         else:
-            analyze_video(task.path, video_dir(out, task.video_id), quiet=True, **p)
+            analysis.analyze_video(task.path, video_dir(out, task.video_id), quiet=True, **p)
         write_partition(out, task)
         row = dict(video_row(out, task), status="done", error="")
     except Exception as e:   # one bad video must not stop the batch: report it and go on
         msg = str(e) if isinstance(e, FaceGPSError) else f"{e} ({traceback.extract_tb(e.__traceback__)[-1].name})"
         row.update(status="failed", error=f"{type(e).__name__}: {msg}")
+    finally: analysis.PIPELINE_THREADS = threads
     row.update(seconds=round(time.perf_counter() - t0, 2), peak_rss_mib=round(_peak_rss_mib(), 1),
                worker=f"{socket.gethostname()}:{os.getpid()}")
     return row
