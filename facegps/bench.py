@@ -145,18 +145,6 @@ def accuracy_table(n_frames: int = 40, amp_iod: float = 0.06, amps=(0.005, 0.01,
     return dict(summary=pd.DataFrame(rows).set_index("method"), per_muscle=pd.DataFrame(musc))
 
 # %% ../nbs/12_bench.ipynb #7672c437
-def _per_triangle_warp(image, vertices, tpl_points, tris, size):
-    "Reference warp: one `cv2.warpAffine` per triangle, masked and accumulated (slow, for comparison)."
-    out = np.zeros((size, size) + image.shape[2:], image.dtype)
-    A = triangle_affines(vertices[tris], tpl_points[tris])
-    for k, tri in enumerate(tris):
-        if not np.isfinite(A[k]).all(): continue
-        mask = np.zeros((size, size), np.uint8)
-        cv2.fillConvexPoly(mask, np.round(tpl_points[tri] * 16).astype(np.int32), 1, shift=4)
-        warped = cv2.warpAffine(image, A[k], (size, size), flags=cv2.INTER_LINEAR)
-        out[mask > 0] = warped[mask > 0]
-    return out
-
 def _rate(fn, n: int) -> float:
     t0 = time.perf_counter()
     for _ in range(n): fn()
@@ -165,19 +153,19 @@ def _rate(fn, n: int) -> float:
 def warp_speed(n: int = 20) -> pd.DataFrame:
     "Frames/s of the three warps on a real smile frame, and their max abs difference inside the face (gray levels)."
     from skimage.transform import PiecewiseAffineTransform, warp as sk_warp
-    from facegps.affine import default_warp
+    from facegps.affine import default_warp, per_triangle_warp
     W, tpl, tris = default_warp(), load_template(), face_triangles()
     fr = next(iter(VideoReader(sample_video("smile")))).gray
     v = track_landmarks(sample_video("smile"), max_frames=1, quiet=True).landmarks[0, :, :2]
     fast = W.warp(fr, v)
-    ref = _per_triangle_warp(fr, v, tpl["points"], tris, W.size)
+    ref = per_triangle_warp(fr, v, tpl["points"], tris, W.size)
     pat = (PiecewiseAffineTransform.from_estimate(tpl["points"], v) if hasattr(PiecewiseAffineTransform, "from_estimate")
            else PiecewiseAffineTransform())
     if not hasattr(PiecewiseAffineTransform, "from_estimate"): pat.estimate(tpl["points"], v)
     sk = lambda: sk_warp(fr, pat, output_shape=(W.size, W.size), preserve_range=True)
     inner = cv2.erode(W.mask.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     rows = [dict(warp="remap (facegps)", fps=_rate(lambda: W.warp(fr, v), n), max_abs_diff=0.0),
-            dict(warp="per-triangle warpAffine", fps=_rate(lambda: _per_triangle_warp(fr, v, tpl["points"], tris, W.size), max(2, n // 10)),
+            dict(warp="per-triangle warpAffine", fps=_rate(lambda: per_triangle_warp(fr, v, tpl["points"], tris, W.size), max(2, n // 10)),
                  max_abs_diff=float(np.abs(fast.astype(int) - ref.astype(int))[inner].max())),
             dict(warp="skimage PiecewiseAffine", fps=_rate(sk, max(2, n // 10)),
                  max_abs_diff=float(np.abs(fast.astype(float) - np.asarray(sk()))[inner].max()))]

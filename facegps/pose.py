@@ -51,7 +51,7 @@ def robust_similarity(x: np.ndarray, y: np.ndarray, iterations: int = 5, k: floa
         sim = umeyama(x, y, w)
         r = np.linalg.norm(sim(x) - y, axis=1)
         c = k * max(1.4826 * np.median(r), 1e-9)
-        w = np.where(r <= c, 1.0, c / r)
+        w = c / np.maximum(r, c)                     # 1 within c, c/r beyond (Huber weights)
     return umeyama(x, y, w)
 
 # %% ../nbs/06_pose.ipynb #218459f7
