@@ -20,7 +20,7 @@ import pandas as pd
 import facegps
 from .core import FaceGPSError, atomic_path, is_quiet, progress, write_text_atomic
 
-# %% ../nbs/15_batch.ipynb #011dea78
+# %% ../nbs/15_batch.ipynb #03594dea
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp")
 
 @dataclass
@@ -77,6 +77,7 @@ def collect_tasks(source) -> list:
     if not source.exists(): raise FaceGPSError("not found", source)
     tasks = find_videos(source) if source.is_dir() else read_manifest(source)
     if not tasks: raise FaceGPSError(f"no videos found (extensions: {' '.join(VIDEO_EXTENSIONS)})", source)
+    for t in tasks: t.path = t.path.absolute()      # workers may run elsewhere, in another working directory
     return tasks
 
 # %% ../nbs/15_batch.ipynb #1090d61c
