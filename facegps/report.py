@@ -10,8 +10,8 @@ __all__ = ['REPORT_TEMPLATE', 'plot_head_pose', 'activation_table', 'plot_activa
            'plot_key_frames', 'muscle_summary', 'video_summary', 'ReportError', 'native_stderr_silenced', 'render_html',
            'run_report']
 
-# %% ../nbs/13_report.ipynb #e5f9bb07
-import contextlib, json, os, shutil
+# %% ../nbs/13_report.ipynb #987a26cf
+import contextlib, json, os, re, shutil
 from pathlib import Path
 
 import cv2
@@ -196,11 +196,19 @@ def video_summary(frames: pd.DataFrame, summary: dict) -> dict:
         row[f"peak_{c[4:]}"] = float(np.nanmax(a)) if np.isfinite(a).any() else np.nan
     return row
 
-# %% ../nbs/13_report.ipynb #5c56ca88
+# %% ../nbs/13_report.ipynb #54d93e22
 REPORT_TEMPLATE = Path(facegps.__file__).parent / "assets" / "analysis_report.ipynb"   # the papermill template
 
 class ReportError(FaceGPSError):
     "A report notebook failed; the message names the cell and the executed notebook that shows the error."
+
+def _failing_line(error_output: dict, source: str) -> str:
+    "The statement of the cell that raised (from the traceback's `---->` marker), else the cell's first code line."
+    for line in error_output.get("traceback", []):
+        for l in re.sub(r"\x1b\[[0-9;]*m", "", line).splitlines():
+            m = re.match(r"^-+>\s*\d+\s+(.*\S)", l)
+            if m: return m.group(1)
+    return next((l for l in source.splitlines() if l.strip() and not l.lstrip().startswith("#")), "").strip()
 
 def _failed_cell(nb_path) -> str:
     "A one-line description of the first cell of the executed notebook at `nb_path` with an error output."
@@ -210,8 +218,7 @@ def _failed_cell(nb_path) -> str:
     for i, c in enumerate(code_cells):
         for o in c.get("outputs", []):
             if o.get("output_type") == "error":
-                first = next((l for l in c.source.splitlines() if l.strip() and not l.startswith("#")), "")
-                return f"code cell {i + 1} (`{first.strip()[:60]}`): {o['ename']}: {o['evalue']}"
+                return f"code cell {i + 1} (`{_failing_line(o, c.source)[:70]}`): {o['ename']}: {o['evalue']}"
     return "an unknown cell"
 
 @contextlib.contextmanager
