@@ -6,8 +6,8 @@ Docs: https://facegps.github.io/facegps/analyze.html.md"""
 
 # %% auto #0
 __all__ = ['PARAM_HELP', 'PIPELINE_THREADS', 'PIPELINE_DEPTH', 'TIME_CHUNK', 'AnalysisParams', 'bridge_gaps',
-           'stable_sample_mask', 'refine_vertices', 'landmark_displacement', 'Analysis', 'measure_displacement',
-           'analyze_video', 'write_outputs', 'write_overlay']
+           'stable_sample_mask', 'refine_vertices', 'landmark_displacement', 'Analysis', 'analyze_video',
+           'write_outputs', 'write_overlay']
 
 # %% ../nbs/11_analyze.ipynb #5039555e
 import collections, contextlib, json, os, queue, shutil, tempfile, threading, time, zipfile
@@ -310,23 +310,6 @@ def _measure_frame(gray, lms, ref: dict, ctx: dict, is_ref: bool = False) -> dic
     sec["smoothing_s"] = time.perf_counter() - t3
     out["sec"] = sec
     return out
-
-def measure_displacement(path, lms: np.ndarray, usable: np.ndarray, ref: int, params: AnalysisParams,
-                         points: np.ndarray, tri_ids: np.ndarray, weights: np.ndarray, quiet=None) -> tuple:
-    """Raw canonical displacement (T×P×2, canonical px, NaN where unusable) of `points` from frame `ref` to every
-    usable frame, and the warp vertices used per frame (T×468×2 px). The plain in-memory form of what
-    `analyze_video` does in its pipeline (no threads, the whole video in memory)."""
-    T = len(usable)
-    raw = np.full((T, len(points), 2), np.nan, np.float32)
-    verts = np.full((T, N_LANDMARKS, 2), np.nan, np.float32)
-    p = replace(params, smooth=False)
-    ctx = _context(p, points, tri_ids, weights)
-    grays = {f.index: f.gray for f in VideoReader(path, max_frames=params.max_frames) if f.index < T and usable[f.index]}
-    r = _reference(lms[ref], grays[ref], ref, ctx)
-    for t, g in progress(grays.items(), total=len(grays), desc=f"flow {Path(path).name}", quiet=quiet):
-        m = _measure_frame(g, lms[t], r, ctx, is_ref=t == ref)
-        raw[t], verts[t] = m["raw"], m["verts"]
-    return raw, verts
 
 def _context(p: AnalysisParams, points, tri_ids, weights) -> dict:
     basis = (lambda: default_basis(p.density, p.n_modes))

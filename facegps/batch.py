@@ -80,7 +80,7 @@ def collect_tasks(source) -> list:
     for t in tasks: t.path = t.path.absolute()      # workers may run elsewhere, in another working directory
     return tasks
 
-# %% ../nbs/15_batch.ipynb #1090d61c
+# %% ../nbs/15_batch.ipynb #07019116
 def video_dir(out, video_id: str) -> Path: return Path(out) / "videos" / video_id
 def partition_path(out, video_id: str) -> Path:
     return Path(out) / "dataset" / "frames" / f"video={video_id}" / "part-0.parquet"
@@ -105,18 +105,18 @@ def is_done(out, task: VideoTask, params: dict, report: bool = False) -> bool:
 def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-def video_row(out, task: VideoTask) -> dict:
-    "The per-video summary row of a finished task, read back from its `frames.parquet` and `summary.json`."
+def video_row(out, task: VideoTask, frames: pd.DataFrame | None = None) -> dict:
+    """The per-video summary row of a finished task, from its `frames` table (read from `frames.parquet` when not
+    given) and `summary.json`."""
     from facegps.report import video_summary
     vdir = video_dir(out, task.video_id)
-    frames = pd.read_parquet(vdir / "frames.parquet")
+    frames = pd.read_parquet(vdir / "frames.parquet") if frames is None else frames
     return dict(video=task.video_id, path=str(task.path), **task.meta,
                 **video_summary(frames, json.loads((vdir / "summary.json").read_text())))
 
-def write_partition(out, task: VideoTask) -> Path:
-    "Write `task`'s frames (with its manifest columns) as its partition of the frames dataset (atomic)."
-    frames = pd.read_parquet(video_dir(out, task.video_id) / "frames.parquet")
-    for k, v in task.meta.items(): frames[k] = v
+def write_partition(out, task: VideoTask, frames: pd.DataFrame) -> Path:
+    "Write `task`'s `frames` table (with its manifest columns) as its partition of the frames dataset (atomic)."
+    frames = frames.assign(**task.meta)
     with atomic_path(partition_path(out, task.video_id)) as tmp: frames.to_parquet(tmp, index=False)
     return partition_path(out, task.video_id)
 
@@ -136,8 +136,9 @@ def analyze_task(task: VideoTask, out, params: dict, report: bool = False) -> di
             run_report(task.path, Path(out) / "videos", name=task.video_id, params=p)
         else:
             analysis.analyze_video(task.path, video_dir(out, task.video_id), quiet=True, **p)
-        write_partition(out, task)
-        row = dict(video_row(out, task), status="done", error="")
+        frames = pd.read_parquet(video_dir(out, task.video_id) / "frames.parquet")   # as written, with or without a report
+        write_partition(out, task, frames)
+        row = dict(video_row(out, task, frames), status="done", error="")
     except Exception as e:   # one bad video must not stop the batch: report it and go on
         msg = str(e) if isinstance(e, FaceGPSError) else f"{e} ({traceback.extract_tb(e.__traceback__)[-1].name})"
         row.update(status="failed", error=f"{type(e).__name__}: {msg}")

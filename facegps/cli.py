@@ -7,7 +7,7 @@ Docs: https://facegps.github.io/facegps/cli.html.md"""
 # %% auto #0
 __all__ = ['build_parser', 'main']
 
-# %% ../nbs/20_cli.ipynb #30655742
+# %% ../nbs/20_cli.ipynb #c021a1d2
 import argparse, json, sys
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from .core import FaceGPSError
 from .data import SAMPLE_IMAGES, SAMPLE_MODELS, SAMPLE_VIDEOS, SampleDataError, fetch_sample, sample_video
 from .jobs import landmark_job
 
-# %% ../nbs/20_cli.ipynb #37614170
+# %% ../nbs/20_cli.ipynb #821d2626
 def _add_common(p):
     p.add_argument("--quiet", action="store_true", help="hide progress bars (also hidden when $CI is set)")
 
@@ -35,6 +35,13 @@ def _add_analysis_options(p):
             p.add_argument(flag, dest=f.name, type=typ, default=default, help=f"{PARAM_HELP[f.name]} (default: {default})")
     p.add_argument("--muscle-weights", dest="muscle_weights", default=None,
                    help="MKS weights as JSON: a list (one per muscle) or an object {muscle: weight} (default: uniform)")
+
+def _add_video_analysis(p, **out):
+    "The arguments of a command that analyses one video: VIDEO, -o/--out (`out`: its argparse keywords), one option per analysis parameter, --quiet."
+    p.add_argument("video", help="path of the video file")
+    p.add_argument("-o", "--out", **out)
+    _add_analysis_options(p)
+    _add_common(p)
 
 def build_parser() -> argparse.ArgumentParser:
     "The `facegps` argument parser."
@@ -59,20 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Landmarks, head pose, canonical frames, flow, polar smoothing, MKS muscle "
                                    "activations and the overlay video; writes frames.parquet, displacement.npz, "
                                    "overlay.mp4 and summary.json into OUT (method.md section 3).")
-    p.add_argument("video", help="path of the video file")
-    p.add_argument("-o", "--out", required=True, help="output folder (created if missing)")
-    _add_analysis_options(p)
-    _add_common(p)
+    _add_video_analysis(p, required=True, help="output folder (created if missing)")
     p = sub.add_parser("report", help="the HTML report of a video (papermill)",
                        description="Execute the analysis report notebook on VIDEO with papermill: writes "
                                    "OUT/NAME.ipynb, OUT/NAME.html (standalone; open it in a browser) and the analysis "
                                    "outputs in OUT/NAME/. A failing cell leaves OUT/NAME.ipynb with the error and "
                                    "exits with code 2, naming the cell.")
-    p.add_argument("video", help="path of the video file")
-    p.add_argument("-o", "--out", default="reports", help="reports folder (default: reports)")
+    _add_video_analysis(p, default="reports", help="reports folder (default: reports)")
     p.add_argument("--name", default=None, help="report name (default: the video's file name without suffix)")
-    _add_analysis_options(p)
-    _add_common(p)
     p = sub.add_parser("batch", help="analyse a folder or CSV manifest of videos on Dask distributed",
                        description="One Dask task per video: a local cluster of single-threaded worker processes by "
                                    "default, or an existing cluster (--scheduler). Finished videos are skipped (rerun "
@@ -106,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME", help=f"any of {', '.join(names)} (default: all videos and images)")
     return ap
 
-# %% ../nbs/20_cli.ipynb #30f8be3f
+# %% ../nbs/20_cli.ipynb #9178a2c9
 _ALL_SAMPLES = {**SAMPLE_VIDEOS, **SAMPLE_IMAGES, **SAMPLE_MODELS}
 
 def _run(args) -> int:
