@@ -6,7 +6,7 @@ Docs: https://facegps.github.io/facegps/analyze.html.md"""
 
 # %% auto #0
 __all__ = ['PARAM_HELP', 'PIPELINE_THREADS', 'PIPELINE_DEPTH', 'TIME_CHUNK', 'AnalysisParams', 'bridge_gaps', 'registration_mask',
-           'robust_similarity_2d', 'register_field', 'unregister', 'registered_vertices', 'landmark_displacement',
+           'robust_registration', 'register_field', 'unregister', 'registered_vertices', 'landmark_displacement',
            'Analysis', 'analyze_video', 'write_outputs', 'write_overlay']
 
 # %% ../nbs/11_analyze.ipynb #5039555e
@@ -104,47 +104,50 @@ def registration_mask(points: np.ndarray, eye_radius_iod: float = 0.2) -> np.nda
     far = np.linalg.norm(points[:, None] - eyes[None], axis=2).min(1) > eye_radius_iod * tpl["iod"]
     return (points[:, 1] < P[1, 1]) & far
 
-def _similarity_2d(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple:
-    "Weighted least-squares 2-D similarity y ≈ A x + b (Umeyama): (A 2×2 = scale·rotation, b 2)."
-    w = w / w.sum()
-    mx, my = w @ x, w @ y
-    xc, yc = x - mx, y - my
-    u, s, vt = np.linalg.svd((yc * w[:, None]).T @ xc)
-    d = np.array([1.0, np.sign(np.linalg.det(u @ vt))])
-    A = ((u * d) @ vt) * ((s * d).sum() / (w @ (xc ** 2).sum(1)))
-    return A, my - mx @ A.T
+def _registration_lstsq(x: np.ndarray, y: np.ndarray, z: np.ndarray, w: np.ndarray) -> tuple:
+    "Weighted least squares of y ≈ A x + b + z c (A a 2-D similarity): (A 2×2, b 2, c 2)."
+    n = len(x)
+    M = np.zeros((2 * n, 6))                              # unknowns: a, s (A = [[a, −s], [s, a]]), b (2), c (2)
+    M[0::2, 0], M[0::2, 1], M[0::2, 2], M[0::2, 4] = x[:, 0], -x[:, 1], 1.0, z
+    M[1::2, 0], M[1::2, 1], M[1::2, 3], M[1::2, 5] = x[:, 1], x[:, 0], 1.0, z
+    sw = np.repeat(np.sqrt(w), 2)
+    q, *_ = np.linalg.lstsq(M * sw[:, None], y.ravel() * sw, rcond=None)
+    return np.array([[q[0], -q[1]], [q[1], q[0]]]), q[2:4], q[4:6]
 
-def robust_similarity_2d(x: np.ndarray, y: np.ndarray, iterations: int = 6, k: float = 1.345,
-                         floor: float = 0.05) -> tuple:
-    """2-D similarity (A, b) taking points `x` onto `y` (N×2, canonical px) by iteratively reweighted least squares
-    with Huber weights: residuals beyond k·1.48·MAD (at least `floor` px) weigh c/r."""
+def robust_registration(x: np.ndarray, y: np.ndarray, z: np.ndarray, iterations: int = 6, k: float = 1.345,
+                        floor: float = 0.05) -> tuple:
+    """G = (A, b, c) with y ≈ A x + b + z c for points `x` → `y` (N×2 canonical px) of depth `z` (N, template units),
+    by iteratively reweighted least squares with Huber weights: residuals beyond k·1.48·MAD (at least `floor` px)
+    weigh c/r."""
     w = np.ones(len(x))
     for _ in range(iterations):
-        A, b = _similarity_2d(x, y, w)
-        r = np.linalg.norm(x @ A.T + b - y, axis=1)
-        c = k * max(1.4826 * np.median(r), floor)
-        w = c / np.maximum(r, c)
-    return _similarity_2d(x, y, w)
+        A, b, c = _registration_lstsq(x, y, z, w)
+        r = np.linalg.norm(x @ A.T + b + z[:, None] * c - y, axis=1)
+        h = k * max(1.4826 * np.median(r), floor)
+        w = h / np.maximum(r, h)
+    return _registration_lstsq(x, y, z, w)
 
-def register_field(disp: np.ndarray, valid: np.ndarray, points: np.ndarray, mask: np.ndarray,
+def register_field(disp: np.ndarray, valid: np.ndarray, points: np.ndarray, depth: np.ndarray, mask: np.ndarray,
                    min_points: int = 20) -> tuple:
-    """The similarity G (A, b) that the flow `disp` (P×2 canonical px, `valid` P bool) shows on the `mask` points,
-    or None when fewer than `min_points` of them are valid."""
+    """The registration G = (A, b, c) that the flow `disp` (P×2 canonical px, `valid` P bool) shows on the `mask`
+    points of depth `depth` (P), or None when fewer than `min_points` of them are valid."""
     m = mask & valid
     if m.sum() < min_points: return None
-    return robust_similarity_2d(points[m], points[m] + disp[m])
+    return robust_registration(points[m], points[m] + disp[m], depth[m])
 
-def unregister(disp: np.ndarray, points: np.ndarray, G: tuple) -> np.ndarray:
-    "`disp` (P×2) measured in a canonical frame off by G = (A, b), re-expressed in the reference's: G⁻¹(x + d) − x."
-    A, b = G
-    return (points + disp - b) @ np.linalg.inv(A).T - points
+def unregister(disp: np.ndarray, points: np.ndarray, depth: np.ndarray, G: tuple) -> np.ndarray:
+    "`disp` (P×2) measured in a canonical frame off by G = (A, b, c), in the reference's: A⁻¹(x + d − b − z c) − x."
+    A, b, c = G
+    return (points + disp - b - depth[:, None] * c) @ np.linalg.inv(A).T - points
 
 def registered_vertices(vertices: np.ndarray, G: tuple) -> np.ndarray:
-    "Warp vertices (468×2 frame px) moved by G (canonical px) through the warp's best global affine (template → frame)."
-    A, b = G
-    P = load_template()["points"]
+    """Warp vertices (468×2 frame px) moved by G (canonical px) through the warp's best global affine (template →
+    frame), for drawing the field on the frame."""
+    A, b, c = G
+    tpl = load_template()
+    P, z = tpl["points"], tpl["points3d"][:, 2]
     J, *_ = np.linalg.lstsq(np.c_[P, np.ones(len(P))], vertices, rcond=None)
-    return vertices + (P @ A.T + b - P) @ J[:2]
+    return vertices + (P @ A.T + b + z[:, None] * c - P) @ J[:2]
 
 # %% ../nbs/11_analyze.ipynb #4ce79e31
 @lru_cache(maxsize=None)
@@ -159,12 +162,20 @@ def landmark_displacement(lms: np.ndarray, ref_lms: np.ndarray, points: np.ndarr
     `pose_vertices`: the frame's `pose`-mode warp vertices (468×2 px) when already computed."""
     tris = face_triangles()
     pose_v = canonical_vertices(lms, ref_lms, "pose") if pose_vertices is None else pose_vertices
-    M = _template_triangle_inverses() @ np.asarray(pose_v, np.float64)[tris]    # F×3×2: canonical → frame, transposed
-    a, b, c, d = M[:, 0, 0], M[:, 1, 0], M[:, 0, 1], M[:, 1, 1]                 # linear part [[a b], [c d]]
-    inv = np.stack([np.stack([d, -b], 1), np.stack([-c, a], 1)], 1) / (a * d - b * c)[:, None, None]
-    y = points_on(lms[:, :2], tris, tri_ids, weights) - M[tri_ids, 2]
-    x = np.einsum("pij,pj->pi", inv[tri_ids], y)                                 # frame → canonical, per point
-    return (x - points).astype(np.float32)
+    pose_v = np.asarray(pose_v, np.float64)
+    M = _template_triangle_inverses() @ pose_v[tris]                             # F×3×2: canonical → frame, transposed
+    L = M[:, :2].transpose(0, 2, 1)                                              # F×2×2 linear parts, frame = L x + t
+    tpl = load_template()["points"]
+    J, *_ = np.linalg.lstsq(np.c_[tpl, np.ones(len(tpl))], pose_v[:, :2], rcond=None)
+    Jinv = np.linalg.inv(J[:2].T)                                                # the global affine's, frame → canonical
+    with np.errstate(invalid="ignore", divide="ignore"):
+        inv = np.linalg.inv(L)
+        sv = np.linalg.svd(L @ Jinv[None], compute_uv=False)                     # the triangle relative to the face
+    sane = np.isfinite(inv).all((1, 2)) & (sv[:, 1] > 1 / 3) & (sv[:, 0] < 3)
+    inv = np.where(sane[:, None, None], inv, Jinv[None])
+    where_mesh_says = np.einsum("pij,pj->pi", L[tri_ids], points) + M[tri_ids, 2]   # the point under the pose warp
+    y = points_on(lms[:, :2], tris, tri_ids, weights) - where_mesh_says          # where the landmarks put it instead
+    return np.einsum("pij,pj->pi", inv[tri_ids], y).astype(np.float32)
 
 # %% ../nbs/11_analyze.ipynb #0e983eb3
 @dataclass
@@ -332,10 +343,10 @@ def _measure_frame(gray, lms, ref: dict, ctx: dict, is_ref: bool = False) -> dic
     d, ok = flow_at_points(ref["canon"], canon, ctx["points"], method=p.flow, win=p.lk_win, levels=p.lk_levels,
                            fb_max=p.fb_max, init=guess)
     d = np.asarray(d, np.float64)
-    G = register_field(d, ok, ctx["points"], ctx["reg_mask"]) if p.refine and not is_ref else None
+    G = register_field(d, ok, ctx["points"], ctx["depth"], ctx["reg_mask"]) if p.refine and not is_ref else None
     if G is not None:
-        d = unregister(d, ctx["points"], G)
-        if guess is not None: guess = unregister(guess, ctx["points"], G)
+        d = unregister(d, ctx["points"], ctx["depth"], G)
+        if guess is not None: guess = unregister(guess, ctx["points"], ctx["depth"], G)
         v = registered_vertices(v, G)
     conf = ok.astype(np.float32)
     if p.landmark_fill and guess is not None: d = np.where(ok[:, None], d, guess)
@@ -355,7 +366,8 @@ def _measure_frame(gray, lms, ref: dict, ctx: dict, is_ref: bool = False) -> dic
 def _context(p: AnalysisParams, points, tri_ids, weights) -> dict:
     basis = (lambda: default_basis(p.density, p.n_modes))
     return dict(params=p, warp=default_warp(), points=points, tri_ids=tri_ids, weights=weights,
-                reg_mask=registration_mask(points), basis=basis)
+                reg_mask=registration_mask(points), basis=basis,
+                depth=points_on(load_template()["points3d"][:, 2:], face_triangles(), tri_ids, weights)[:, 0])
 
 def _reference(lms, gray, index: int, ctx: dict) -> dict:
     "The reference frame's landmarks, canonical image and warp vertices."

@@ -43,17 +43,18 @@ class FaceMeshTracker:
     """MediaPipe Face Mesh in tracking mode that follows one face across frames (see `choose_face`).
 
     Use as a context manager; `track(frame_bgr)` returns 468×3 landmarks in pixels, or None when no face.
-    `settle`: a frame in which the face is (re)detected is processed a second time, so that its landmarks come from
-    the tracking model like those of the frames after it (the detector's first guess differs from a tracked frame
-    of the same image by ~1.5–2 % of the inter-ocular distance, which would otherwise leak into every frame measured
-    against it)."""
+    `settle`: a frame in which the face is (re)detected is processed again, up to `settle` more times, until its
+    landmarks stop moving (mean change < 0.1 % of the eye-corner distance), so that they are what tracking gives
+    on that image, like the frames after it (the detector's first guess differs from a tracked frame of the same
+    image by ~2 % of the inter-ocular distance, and the tracker needs a few frames to converge; without this, that
+    difference leaks into every frame measured against a reference frame found by detection). 0 turns it off."""
     def __init__(self, max_faces: int = 4, min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5,
-                 static_image_mode: bool = False, settle: bool = True):
+                 static_image_mode: bool = False, settle: int = 8):
         import mediapipe as mp
         self._mesh = mp.solutions.face_mesh.FaceMesh(
             static_image_mode=static_image_mode, max_num_faces=max_faces, refine_landmarks=False,
             min_detection_confidence=min_detection_confidence, min_tracking_confidence=min_tracking_confidence)
-        self.last_centroid, self.n_faces, self.settle, self._tracking = None, 0, settle and not static_image_mode, False
+        self.last_centroid, self.n_faces, self.settle, self._tracking = None, 0, 0 if static_image_mode else int(settle), False
 
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()
@@ -62,11 +63,19 @@ class FaceMeshTracker:
     def track(self, frame_bgr: np.ndarray):
         "Landmarks (468×3, pixels) of the followed face in `frame_bgr`, or None when no face is found."
         rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
+        h, w = frame_bgr.shape[:2]
         res = self._mesh.process(rgb)
-        if self.settle and not self._tracking and res.multi_face_landmarks:
-            res = self._mesh.process(rgb)                    # a detection: once more, now from the tracking model
-        self._tracking = bool(res.multi_face_landmarks)
-        return self._followed(res, *frame_bgr.shape[:2])
+        pts = self._followed(res, h, w)
+        if pts is not None and not self._tracking:           # a detection: track the same image until it settles
+            scale = np.linalg.norm(pts[33, :2] - pts[263, :2])
+            for _ in range(self.settle):
+                again = self._followed(self._mesh.process(rgb), h, w)
+                if again is None: break
+                change = np.linalg.norm(again[:, :2] - pts[:, :2], axis=1).mean() / scale
+                pts = again
+                if change < 1e-3: break
+        self._tracking = pts is not None
+        return pts
 
     def _followed(self, res, h: int, w: int):
         faces = res.multi_face_landmarks or []

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -82,6 +83,11 @@ def test_other_parameters_are_not_skipped(mixed_batch, mixed_folder, tmp_path):
     assert not is_done(out, t, dict(overlay=False, max_frames=36, canonical="mesh"))
 
 
+def finished(summary_json):
+    try: return "input" in json.loads(summary_json.read_text())
+    except (OSError, ValueError): return False
+
+
 def test_interrupted_batch_resumes_without_recomputing(tmp_path, smile, carphone):
     src = tmp_path / "in"; src.mkdir()
     for i in range(3):
@@ -91,13 +97,13 @@ def test_interrupted_batch_resumes_without_recomputing(tmp_path, smile, carphone
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     first = out / "videos" / "v0" / "summary.json"
     deadline = time.time() + 300
-    while not (out / "dataset" / "frames" / "video=v0").exists() and time.time() < deadline and p.poll() is None:
+    while not finished(first) and time.time() < deadline and p.poll() is None:   # v0 done: its `input` record, written last
         time.sleep(0.2)
     os.killpg(p.pid, signal.SIGKILL)   # a hard stop: no clean-up code runs
     p.wait()
-    assert first.exists(), "the first video did not finish before the interruption"
-    finished = {v.name for v in (out / "videos").iterdir() if (v / "summary.json").exists()}
-    assert finished != {"v0", "v1", "v2"}, "the batch ended before it could be interrupted"
+    assert finished(first), "the first video did not finish before the interruption"
+    assert {v.name for v in (out / "videos").iterdir() if finished(v / "summary.json")} != {"v0", "v1", "v2"}, \
+        "the batch ended before it could be interrupted"
     stamp = first.stat().st_mtime_ns
     r = run("batch", src, "-o", out, "--workers", "1", *FAST)
     assert r.returncode == 0, r.stderr
@@ -157,3 +163,138 @@ def test_batch_on_a_scheduler_and_worker_started_separately(tmp_path, smile):
             try: os.killpg(p.pid, signal.SIGTERM)
             except ProcessLookupError: pass
         for p in procs: p.wait(timeout=30)
+
+
+# --- ids, resume and flags: results that must not look right when they are not -----------------------------------
+
+def summary_of(out, video_id):
+    return json.loads((out / "videos" / video_id / "summary.json").read_text())
+
+
+def rows_by_file(out):
+    s = pd.read_csv(out / "batch_summary.csv", keep_default_na=False)
+    return {Path(p).name: r for p, r in zip(s.path, s.to_dict("records"))}
+
+
+def test_failed_videos_leave_no_folders(mixed_batch):
+    out, _ = mixed_batch
+    assert sorted(p.name for p in (out / "videos").iterdir()) == ["carphone", "smile"]
+    assert sorted(p.name for p in (out / "dataset" / "frames").iterdir()) == ["video=carphone", "video=smile"]
+
+
+def test_a_name_that_sanitises_to_another_files_id_gets_its_own(tmp_path, smile, carphone):
+    """`a b.mp4` added beside a finished `a_b.mp4` is analysed, not 'skipped' with the other file's results."""
+    src = tmp_path / "in"; src.mkdir()
+    (src / "a_b.mp4").write_bytes(Path(smile).read_bytes())
+    out = tmp_path / "out"
+    assert run("batch", src, "-o", out, "--workers", "1", *FAST).returncode == 0
+    (src / "a b.mp4").write_bytes(Path(carphone).read_bytes())
+    r = run("batch", src, "-o", out, "--workers", "1", *FAST)
+    assert r.returncode == 0, r.stderr
+    rows = rows_by_file(out)
+    assert rows["a_b.mp4"]["video"] == "a_b" and rows["a_b.mp4"]["status"] == "skipped"   # the finished one keeps its id
+    new = rows["a b.mp4"]
+    assert new["status"] == "done", new
+    assert new["video"] != "a_b" and new["video"].startswith("a_b-"), new["video"]
+    for name, row in rows.items():   # each id's outputs are its own file's
+        assert summary_of(out, row["video"])["video"] == str((src / name).resolve())
+    from facegps.batch import find_videos
+    assert {t.path.name: t.video_id for t in find_videos(src)} == {n: r["video"] for n, r in rows.items()}
+
+
+def test_reordering_a_manifest_keeps_each_videos_id(tmp_path, smile, carphone):
+    """Two rows whose file names collide: their ids (and so their results on resume) must not swap with the order."""
+    for sub, src in [("x", smile), ("y", carphone)]:
+        (tmp_path / sub).mkdir(); (tmp_path / sub / "clip.mp4").write_bytes(Path(src).read_bytes())
+    m, out = tmp_path / "manifest.csv", tmp_path / "out"
+    m.write_text("path,label\nx/clip.mp4,a\ny/clip.mp4,b\n")
+    assert run("batch", m, "-o", out, "--workers", "1", *FAST).returncode == 0
+    first = pd.read_csv(out / "batch_summary.csv", keep_default_na=False)
+    assert len(set(first.video)) == 2
+    m.write_text("path,label\ny/clip.mp4,b\nx/clip.mp4,a\n")
+    r = run("batch", m, "-o", out, "--workers", "1", *FAST)
+    assert r.returncode == 0, r.stderr
+    again = pd.read_csv(out / "batch_summary.csv", keep_default_na=False)
+    assert dict(zip(again.path, again.video)) == dict(zip(first.path, first.video))
+    for row in again.to_dict("records"):
+        assert row["status"] == "skipped"
+        assert summary_of(out, row["video"])["video"] == str(Path(row["path"]).resolve())
+
+
+@pytest.mark.parametrize("ids", [("s01", "s01"), ("s 01", "s_01")])
+def test_two_rows_with_the_same_id_are_an_input_error_naming_both_files(tmp_path, smile, carphone, ids):
+    m = tmp_path / "manifest.csv"
+    m.write_text(f"path,id\n{smile},{ids[0]}\n{carphone},{ids[1]}\n")
+    r = run("batch", m, "-o", tmp_path / "out", *FAST)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(smile) in lines[0] and str(carphone) in lines[0] and str(m) in lines[0], r.stderr
+    assert not (tmp_path / "out" / "videos").exists()
+
+
+def test_a_changed_video_is_recomputed_and_a_broken_one_leaves_nothing(tmp_path, smile, carphone):
+    import hashlib
+    import shutil
+    from facegps.batch import VideoTask, is_done
+    src = tmp_path / "in"; src.mkdir()
+    v = src / "v.mp4"
+    v.write_bytes(Path(smile).read_bytes())
+    out = tmp_path / "out"
+    assert run("batch", src, "-o", out, "--workers", "1", *FAST).returncode == 0
+    params = dict(overlay=False, max_frames=36)
+    assert is_done(out, VideoTask("v", v), params)
+    other = tmp_path / "copy.mp4"; shutil.copy2(v, other)   # same bytes, same mtime, another path
+    assert not is_done(out, VideoTask("v", other), params)
+    st = v.stat(); os.utime(v, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))   # touched: the file may have changed
+    assert not is_done(out, VideoTask("v", v), params)
+
+    v.write_bytes(Path(carphone).read_bytes())   # another video under the same name
+    r = run("batch", src, "-o", out, "--workers", "1", *FAST)
+    assert r.returncode == 0, r.stderr
+    assert rows_by_file(out)["v.mp4"]["status"] == "done"
+    recorded = summary_of(out, "v")["input"]
+    assert recorded["path"] == str(v.resolve()) and recorded["size"] == v.stat().st_size
+    assert recorded["sha256_first_mib"] == hashlib.sha256(v.read_bytes()[:1 << 20]).hexdigest()
+
+    v.write_bytes(Path(smile).read_bytes()[:2000] + os.urandom(20000))   # now broken: the old results must go
+    r = run("batch", src, "-o", out, "--workers", "1", *FAST)
+    assert r.returncode == 1
+    assert rows_by_file(out)["v.mp4"]["status"] == "failed"
+    assert not (out / "videos" / "v").exists() and not (out / "dataset" / "frames" / "video=v").exists()
+    assert not (out / "dataset" / "videos.parquet").exists()   # no video of this batch was analysed
+
+
+@pytest.fixture(scope="module")
+def flagged_batch(tmp_path_factory, truncated_video, smile_frames):
+    """A video cut in the middle and a video with two faces (the smile video beside the face still)."""
+    import cv2
+    from conftest import write_video
+    from facegps.data import sample_image
+    d = tmp_path_factory.mktemp("flagged")
+    (d / "cut.mp4").write_bytes(Path(truncated_video).read_bytes())
+    small = cv2.resize(cv2.imread(str(sample_image("face"))), (250, 250))
+    frames = []
+    for f in smile_frames[:24]:
+        canvas = np.zeros((360, 890, 3), np.uint8); canvas[:, :640] = f; canvas[:250, 640:] = small
+        frames.append(canvas)
+    write_video(d / "two_faces.mp4", frames)
+    out = tmp_path_factory.mktemp("flagged_out")
+    r = run("batch", d, "-o", out, "--workers", "2", *FAST)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_truncation_is_a_column(flagged_batch):
+    out = flagged_batch
+    s = pd.read_csv(out / "batch_summary.csv").set_index("video")
+    cut_at = summary_of(out, "cut")["truncated_at"]
+    assert 0 < cut_at < 36 and s.truncated_at["cut"] == cut_at and pd.isna(s.truncated_at["two_faces"])
+    videos = pd.read_parquet(out / "dataset" / "videos.parquet").set_index("video")
+    assert videos.truncated_at["cut"] == cut_at and pd.isna(videos.truncated_at["two_faces"])
+
+
+def test_several_faces_are_a_column(flagged_batch, mixed_batch):
+    s = pd.read_csv(flagged_batch / "batch_summary.csv").set_index("video")
+    assert s.max_faces_seen["two_faces"] == 2 and s.max_faces_seen["cut"] == 1
+    mixed = pd.read_csv(mixed_batch[0] / "batch_summary.csv").set_index("video")
+    assert mixed.max_faces_seen["smile"] == 1 and pd.isna(mixed.max_faces_seen["noface"])
