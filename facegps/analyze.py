@@ -54,6 +54,8 @@ PARAM_HELP = {  # every parameter of the analysis, documented once (units in bra
     "max_frames": 'analyse only the first frames (None = all)',
 }
 
+def _is_int(x) -> bool: return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
 @dataclass
 class AnalysisParams:
     "Parameters of `analyze_video`; each one is explained in `PARAM_HELP`."
@@ -77,9 +79,25 @@ class AnalysisParams:
     max_frames: int | None = None
 
     def check(self):
-        if self.canonical not in CANONICAL_MODES: raise ValueError(f"canonical must be one of {CANONICAL_MODES}, got {self.canonical!r}")
-        if self.flow not in ("lk", "dis"): raise ValueError(f"flow must be 'lk' or 'dis', got {self.flow!r}")
-        if self.density < 1: raise ValueError(f"density must be >= 1, got {self.density}")
+        "Raise `ValueError` naming the parameter, its value and what it may be; return self when all are valid."
+        def need(ok, name, what):
+            if not ok: raise ValueError(f"{name} must be {what}, got {getattr(self, name)!r}")
+        need(self.canonical in CANONICAL_MODES, "canonical", f"one of {CANONICAL_MODES}")
+        need(self.flow in ("lk", "dis"), "flow", "one of ('lk', 'dis')")
+        need(_is_int(self.density) and 1 <= self.density <= 6, "density", "an integer from 1 to 6")
+        need(_is_int(self.lk_win) and self.lk_win >= 3 and self.lk_win % 2 == 1, "lk_win", "an odd integer >= 3")
+        need(_is_int(self.lk_levels) and 1 <= self.lk_levels <= 6, "lk_levels", "an integer from 1 to 6")
+        need(self.fb_max > 0, "fb_max", "> 0")
+        need(_is_int(self.n_modes) and self.n_modes >= 1, "n_modes", "an integer >= 1")
+        need(0 < self.sigma_iod <= 1, "sigma_iod", "in (0, 1] (a fraction of the inter-ocular distance)")
+        need(self.max_gap_s >= 0, "max_gap_s", ">= 0")
+        need(_is_int(self.max_faces) and self.max_faces >= 1, "max_faces", "an integer >= 1")
+        need(self.overlay_scale > 0, "overlay_scale", "> 0")
+        need(self.reference is None or (_is_int(self.reference) and self.reference >= 0), "reference", "None or a frame index >= 0")
+        need(self.max_frames is None or (_is_int(self.max_frames) and self.max_frames >= 1), "max_frames", "None or an integer >= 1")
+        from facegps.mks import MUSCLES, mks_weights
+        w = self.muscle_weights
+        mks_weights(list(w) if isinstance(w, np.ndarray) else w, len(MUSCLES), list(MUSCLES))   # raises on bad weights
         return self
 
 # %% ../nbs/11_analyze.ipynb #7dedb1aa
@@ -470,6 +488,8 @@ def _finish(path, reader, p, tpl, points, stores, meta, ref, work, busy) -> tupl
     track = LandmarkTrack(reader.path, lms, found, col("time_s"), col("n_faces"), reader.fps, reader.info.width,
                           reader.info.height, reader.truncated_at)
     require_face(track)
+    if ref is None and p.reference is not None and p.reference >= T:
+        raise FaceGPSError(f"reference frame {p.reference} is out of range: the video has {T} frames (0 to {T - 1})", path)
     if ref is None:
         raise FaceGPSError(f"reference frame {p.reference} has no face (frames with a face: {track.n_with_face})", path)
     t1 = time.perf_counter()
