@@ -36,11 +36,13 @@ from .video import VideoReader
 PARAM_HELP = {  # every parameter of the analysis, documented once (units in brackets)
     "canonical": '"pose" (expression kept, head motion removed) or "mesh" (the papers\' literal warp)',
     "refine": 'register each frame to the reference from the image (robust similarity on the upper face\'s flow)',
-    "flow": '"lk" (pyramidal Lucas–Kanade + forward–backward check) or "dis" (dense DIS flow)',
+    "flow": '"dis" (dense DIS flow, full resolution, photometric check) or "lk" (pyramidal Lucas–Kanade, forward–backward check)',
+    "dis_preset": 'DIS preset: "medium", "fast" or "ultrafast" (flow "dis")',
+    "photo_max": 'photometric error above which a point is invalid [gray levels, 7×7 mean] (flow "dis")',
     "reference": 'reference frame index (a neutral frame); None = first frame with a face',
-    "lk_win": 'LK window side [canonical px]',
-    "lk_levels": 'LK pyramid levels',
-    "fb_max": 'forward–backward error above which a point is invalid [canonical px]',
+    "lk_win": 'LK window side [canonical px] (flow "lk")',
+    "lk_levels": 'LK pyramid levels (flow "lk")',
+    "fb_max": 'forward–backward error above which a point is invalid [canonical px] (flow "lk")',
     "density": 'barycentric subdivision level of the sample points (3 → 3,966 points)',
     "landmark_fill": 'where the flow fails its check, use the landmark-driven displacement ("pose" only)',
     "smooth": 'polar smoothing (spectral r, wavelet θ)',
@@ -61,7 +63,9 @@ class AnalysisParams:
     "Parameters of `analyze_video`; each one is explained in `PARAM_HELP`."
     canonical: str = "pose"
     refine: bool = True
-    flow: str = "lk"
+    flow: str = "dis"
+    dis_preset: str = "medium"
+    photo_max: float = 10.0
     reference: int | None = None
     lk_win: int = 9
     lk_levels: int = 2
@@ -84,6 +88,8 @@ class AnalysisParams:
             if not ok: raise ValueError(f"{name} must be {what}, got {getattr(self, name)!r}")
         need(self.canonical in CANONICAL_MODES, "canonical", f"one of {CANONICAL_MODES}")
         need(self.flow in ("lk", "dis"), "flow", "one of ('lk', 'dis')")
+        need(self.dis_preset in ("medium", "fast", "ultrafast"), "dis_preset", "one of ('medium', 'fast', 'ultrafast')")
+        need(self.photo_max > 0, "photo_max", "> 0")
         need(_is_int(self.density) and 1 <= self.density <= 6, "density", "an integer from 1 to 6")
         need(_is_int(self.lk_win) and self.lk_win >= 3 and self.lk_win % 2 == 1, "lk_win", "an odd integer >= 3")
         need(_is_int(self.lk_levels) and 1 <= self.lk_levels <= 6, "lk_levels", "an integer from 1 to 6")
@@ -124,12 +130,11 @@ def registration_mask(points: np.ndarray, eye_radius_iod: float = 0.2) -> np.nda
 
 def _registration_lstsq(x: np.ndarray, y: np.ndarray, z: np.ndarray, w: np.ndarray) -> tuple:
     "Weighted least squares of y ≈ A x + b + z c (A a 2-D similarity): (A 2×2, b 2, c 2)."
-    n = len(x)
-    M = np.zeros((2 * n, 6))                              # unknowns: a, s (A = [[a, −s], [s, a]]), b (2), c (2)
-    M[0::2, 0], M[0::2, 1], M[0::2, 2], M[0::2, 4] = x[:, 0], -x[:, 1], 1.0, z
-    M[1::2, 0], M[1::2, 1], M[1::2, 3], M[1::2, 5] = x[:, 1], x[:, 0], 1.0, z
-    sw = np.repeat(np.sqrt(w), 2)
-    q, *_ = np.linalg.lstsq(M * sw[:, None], y.ravel() * sw, rcond=None)
+    n, one, zero = len(x), np.ones(len(x)), np.zeros(len(x))
+    Mx = np.stack([x[:, 0], -x[:, 1], one, zero, z, zero], 1)   # unknowns: a, s (A = [[a, −s], [s, a]]), b (2), c (2)
+    My = np.stack([x[:, 1], x[:, 0], zero, one, zero, z], 1)
+    N = (Mx * w[:, None]).T @ Mx + (My * w[:, None]).T @ My      # normal equations, 6×6
+    q = np.linalg.solve(N, (Mx * w[:, None]).T @ y[:, 0] + (My * w[:, None]).T @ y[:, 1])
     return np.array([[q[0], -q[1]], [q[1], q[0]]]), q[2:4], q[4:6]
 
 def robust_registration(x: np.ndarray, y: np.ndarray, z: np.ndarray, iterations: int = 6, k: float = 1.345,
@@ -174,10 +179,17 @@ def _template_triangle_inverses() -> np.ndarray:
     tris, tpl = face_triangles(), load_template()["points"]
     return np.linalg.inv(np.concatenate([tpl[tris], np.ones((len(tris), 3, 1))], 2))
 
+def _singular_values_2x2(M: np.ndarray) -> tuple:
+    "(σ_max, σ_min) of 2×2 matrices M (…×2×2), closed form."
+    f2, det = (M ** 2).sum((-2, -1)), np.linalg.det(M)
+    root = np.sqrt(np.maximum(f2 ** 2 - 4 * det ** 2, 0))
+    return np.sqrt((f2 + root) / 2), np.sqrt(np.maximum(f2 - root, 0) / 2)
+
 def landmark_displacement(lms: np.ndarray, ref_lms: np.ndarray, points: np.ndarray, tri_ids: np.ndarray,
                           weights: np.ndarray, pose_vertices: np.ndarray | None = None) -> np.ndarray:
     """P×2 canonical displacement (canonical px) of the mesh-following sample points between the reference and a frame.
-    `pose_vertices`: the frame's `pose`-mode warp vertices (468×2 px) when already computed."""
+    `pose_vertices`: the frame's `pose`-mode warp vertices (468×2 px) when already computed. Pass a subset of the
+    points (with their `tri_ids`, `weights`) to compute only those."""
     tris = face_triangles()
     pose_v = canonical_vertices(lms, ref_lms, "pose") if pose_vertices is None else pose_vertices
     pose_v = np.asarray(pose_v, np.float64)
@@ -188,8 +200,8 @@ def landmark_displacement(lms: np.ndarray, ref_lms: np.ndarray, points: np.ndarr
     Jinv = np.linalg.inv(J[:2].T)                                                # the global affine's, frame → canonical
     with np.errstate(invalid="ignore", divide="ignore"):
         inv = np.linalg.inv(L)
-        sv = np.linalg.svd(L @ Jinv[None], compute_uv=False)                     # the triangle relative to the face
-    sane = np.isfinite(inv).all((1, 2)) & (sv[:, 1] > 1 / 3) & (sv[:, 0] < 3)
+        s_max, s_min = _singular_values_2x2(L @ Jinv[None])                       # the triangle relative to the face
+    sane = np.isfinite(inv).all((1, 2)) & (s_min > 1 / 3) & (s_max < 3)
     inv = np.where(sane[:, None, None], inv, Jinv[None])
     where_mesh_says = np.einsum("pij,pj->pi", L[tri_ids], points) + M[tri_ids, 2]   # the point under the pose warp
     y = points_on(lms[:, :2], tris, tri_ids, weights) - where_mesh_says          # where the landmarks put it instead
@@ -352,31 +364,30 @@ def _measure_frame(gray, lms, ref: dict, ctx: dict, is_ref: bool = False) -> dic
     """Everything one usable frame needs, given the reference `ref` (dict: lms, canon): warp vertices, the
     displacement from the reference registered from the image, landmark-filled where the flow failed, its per-point
     confidence, the field smoothed over the face, the mesh-mode landmark part; busy seconds per step in `sec`."""
-    p, W, sec = ctx["params"], ctx["warp"], {}
+    p, W, sec, pts = ctx["params"], ctx["warp"], {}, ctx["points"]
     t1 = time.perf_counter()
     v = canonical_vertices(lms, ref["lms"], p.canonical)
     canon = W.warp(gray, v)
-    guess = (landmark_displacement(lms, ref["lms"], ctx["points"], ctx["tri_ids"], ctx["weights"], pose_vertices=v)
-             if p.canonical == "pose" else None)
-    d, ok = flow_at_points(ref["canon"], canon, ctx["points"], method=p.flow, win=p.lk_win, levels=p.lk_levels,
-                           fb_max=p.fb_max, init=guess)
+    def guess_at(m=slice(None)):       # where the landmarks say the points went ("pose" mode), at the points `m`
+        return landmark_displacement(lms, ref["lms"], pts[m], ctx["tri_ids"][m], ctx["weights"][m], pose_vertices=v)
+    lk_init = guess_at() if p.canonical == "pose" and p.flow == "lk" else None
+    d, ok = flow_at_points(ref["canon"], canon, pts, method=p.flow, win=p.lk_win, levels=p.lk_levels,
+                           fb_max=p.fb_max, init=lk_init, dis_preset=p.dis_preset, photo_max=p.photo_max)
     d = np.asarray(d, np.float64)
-    G = register_field(d, ok, ctx["points"], ctx["depth"], ctx["reg_mask"]) if p.refine and not is_ref else None
-    if G is not None:
-        d = unregister(d, ctx["points"], ctx["depth"], G)
-        if guess is not None: guess = unregister(guess, ctx["points"], ctx["depth"], G)
-        v = registered_vertices(v, G)
-    conf = ok.astype(np.float32)
-    if p.landmark_fill and guess is not None: d = np.where(ok[:, None], d, guess)
+    G = register_field(d, ok, pts, ctx["depth"], ctx["reg_mask"]) if p.refine and not is_ref else None
+    if p.landmark_fill and p.canonical == "pose" and not ok.all():
+        d[~ok] = guess_at(~ok) if lk_init is None else lk_init[~ok]
     else: d[~ok] = np.nan
-    d = d.astype(np.float32)
-    out = dict(raw=d, conf=conf, verts=np.asarray(v, np.float32))
+    if G is not None:
+        d = unregister(d, pts, ctx["depth"], G)
+        v = registered_vertices(v, G)
+    out = dict(raw=d.astype(np.float32), conf=ok.astype(np.float32), verts=np.asarray(v, np.float32))
     if p.canonical == "mesh":
-        out["mesh"] = landmark_displacement(lms, ref["lms"], ctx["points"], ctx["tri_ids"], ctx["weights"])
+        out["mesh"] = landmark_displacement(lms, ref["lms"], pts, ctx["tri_ids"], ctx["weights"])
     t2 = time.perf_counter(); sec["flow_s"] = t2 - t1
     out["pose"] = head_pose(lms)
     t3 = time.perf_counter(); sec["pose_s"] = t3 - t2
-    if p.smooth: out["space"] = smooth_in_space(d, ctx["basis"]())
+    if p.smooth: out["space"] = smooth_in_space(out["raw"], ctx["basis"]())
     sec["smoothing_s"] = time.perf_counter() - t3
     out["sec"] = sec
     return out
