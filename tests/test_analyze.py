@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from conftest import write_video
+from facegps.data import sample_video
 from facegps.analyze import analyze_video
 from facegps.landmarks import NoFaceError
 from facegps.overlay import video_stream_info
@@ -32,7 +33,10 @@ def test_output_contract(smile_analysis):
     assert z["landmarks"].shape == (T, 468, 3) and z["descriptors"].shape == (len(z["muscles"]), 2)
     frames = pd.read_parquet(out / "frames.parquet")
     assert len(frames) == T and {"frame", "time_s", "face_found", "yaw", "pitch", "roll"} <= set(frames.columns)
-    assert all(f"act_{m}" in frames.columns for m in z["muscles"])
+    for kind in ("act", "mag", "valid"): assert all(f"{kind}_{m}" in frames.columns for m in z["muscles"])
+    assert (frames.filter(like="act_") >= 0).all().all()                        # contractions are clipped at 0
+    assert frames[[f"valid_{m}" for m in z["muscles"]]].stack().between(0, 1).all()
+    assert z["confidence"].shape == (T, P) and set(np.unique(z["confidence"][np.isfinite(z["confidence"])])) <= {0, 1}
     s = json.loads((out / "summary.json").read_text())
     assert s["parameters"]["canonical"] == "pose" and s["reference_frame"] == 0 and s["frames_with_face"] == 72
     assert {"landmarks_s", "flow_s", "total_s"} <= set(s["timings_s"])
@@ -44,6 +48,65 @@ def test_smile_moves_the_zygomaticus_not_the_brows(smile_analysis):
     brow = act[["frontalis_R", "frontalis_L", "corrugator"]].max(axis=1).to_numpy()
     assert zyg[30:60].mean() > 5 * zyg[:5].mean()
     assert zyg[30:60].mean() > 3 * brow[30:60].mean()
+
+
+def test_smile_record(smile_analysis):
+    "The smile sample: the zygomaticus rises with the smile and falls with its release; nothing pulls the corners down."
+    act = smile_analysis[0].activations()
+    zyg = act[["zygomaticus_major_R", "zygomaticus_major_L"]].mean(axis=1).to_numpy()
+    brow = act[["frontalis_R", "frontalis_L", "corrugator"]].max(axis=1).to_numpy()
+    dao = act[["depressor_anguli_oris_R", "depressor_anguli_oris_L"]].max(axis=1).to_numpy()
+    apex = zyg.max()
+    assert zyg[:10].max() < 0.05 * apex and zyg[30:60].min() > 0.6 * apex        # neutral, then the smile
+    assert zyg[-1] <= 0.3 * apex                                                 # released in the last frames
+    assert zyg[30:60].mean() > 3 * max(brow[30:60].mean(), 0.1)
+    assert dao[30:60].mean() < 0.05 * zyg[30:60].mean()
+
+
+def test_overlay_arrows_at_the_mouth_corners_point_up_and_out(smile_analysis):
+    "The arrows the overlay draws (canonical field mapped into each frame, as write_overlay does it)."
+    from facegps.manifold import load_template
+    from facegps.overlay import canonical_vectors_to_frame
+    res, out = smile_analysis
+    z = np.load(out / "displacement.npz")
+    tpl = load_template()["points"]
+    corner = {side: np.argsort(np.linalg.norm(res.points - tpl[i], axis=1))[:6] for side, i in (("R", 61), ("L", 291))}
+    def arrows(t, idx):
+        s, e = canonical_vectors_to_frame(res.points[idx], np.asarray(res.disp[t, idx]), z["tri_ids"][idx], z["warp_vertices"][t])
+        return (e - s).mean(0)                                                   # image px, x right, y down
+    for t in range(30, 60, 5):
+        r, l = arrows(t, corner["R"]), arrows(t, corner["L"])
+        assert r[1] < -1 and l[1] < -1, (t, r, l)                                # up ...
+        assert r[0] < -1 and l[0] > 1, (t, r, l)                                 # ... and out (subject's right = image left)
+    for t in range(1, 10):
+        assert np.linalg.norm(arrows(t, corner["R"])) < 0.5 and np.linalg.norm(arrows(t, corner["L"])) < 0.5
+
+
+def test_an_occluded_mouth_is_flagged_not_reported(tmp_path, smile):
+    "A real image patch (from the carphone video) over the mouth for 10 frames: flagged, not the strongest movement."
+    import cv2
+    from facegps.analyze import measured_activations
+    from facegps.landmarks import track_landmarks
+    from facegps.video import VideoReader
+    frames = [f.color for f in VideoReader(smile)]
+    lms = track_landmarks(smile, quiet=True).landmarks
+    patch = cv2.resize(next(iter(VideoReader(sample_video("carphone")))).color[20:120, 30:150], (130, 70))
+    for t in range(40, 50):
+        cx, cy = lms[t, [61, 291], 0].mean(), lms[t, [13, 14], 1].mean()
+        x0, y0 = int(cx - 65), int(cy - 35)
+        frames[t] = frames[t].copy(); frames[t][y0:y0 + 70, x0:x0 + 130] = patch
+    res = analyze_video(write_video(tmp_path / "occluded.mp4", frames), None, quiet=True, overlay=False)
+    mouth = ["zygomaticus_major_R", "zygomaticus_major_L", "risorius_R", "risorius_L", "mentalis",
+             "depressor_anguli_oris_R", "depressor_anguli_oris_L"]
+    valid = res.activations("valid")[mouth].to_numpy()
+    assert (valid[40:50] < 0.3).mean() > 0.8                                     # flagged in the occluded frames
+    assert (valid[30:40] >= 0.3).mean() > 0.8 and (valid[:15] >= 0.9).all()     # measured before
+    act = measured_activations(res.frames)
+    assert act.iloc[40:50][mouth].isna().mean().mean() > 0.8                    # no value where nothing was measured
+    raw = res.activations()
+    assert raw["mentalis"].iloc[40:50].max() > 3 * raw["mentalis"].iloc[30:40].max()   # what the landmarks alone say ...
+    assert act["mentalis"].max() < 0.5 * raw["mentalis"].iloc[40:50].max()      # ... is not a peak of the measured record
+    assert act.max().idxmax().startswith("zygomaticus_major")
 
 
 def test_overlay_is_browser_playable_h264(smile_analysis):
