@@ -7,8 +7,7 @@ Docs: https://facegps.github.io/facegps/analyze.html.md"""
 # %% auto #0
 __all__ = ['PARAM_HELP', 'MIN_VALID', 'PIPELINE_THREADS', 'PIPELINE_DEPTH', 'TIME_CHUNK', 'AnalysisParams', 'bridge_gaps',
            'registration_mask', 'robust_registration', 'register_field', 'unregister', 'registered_vertices',
-           'landmark_displacement', 'Analysis', 'measured_activations', 'analyze_video', 'write_outputs',
-           'write_overlay']
+           'landmark_displacement', 'Analysis', 'measured_activations', 'analyze_video']
 
 # %% ../nbs/11_analyze.ipynb #5039555e
 import collections, contextlib, json, os, queue, shutil, tempfile, threading, time, zipfile
@@ -32,6 +31,8 @@ from .mks import (muscle_descriptors, rbf_kernels, kernel_gamma, mks_smooth, mus
 from .pose import CANONICAL_MODES, STABLE_LANDMARKS, canonical_vertices, head_pose, head_poses
 from .smoothing import default_basis, polar_smooth, smooth_in_space, smooth_in_time
 from .video import VideoReader
+from .store import RowStore, row_blocks
+from .outputs import remove_stale_work, work_folder, write_outputs, write_overlay
 
 # %% ../nbs/11_analyze.ipynb #811f26d4
 PARAM_HELP = {  # every parameter of the analysis, documented once (units in brackets)
@@ -252,59 +253,6 @@ PIPELINE_THREADS = min(2, os.cpu_count() or 1)   # flow worker threads beside th
 PIPELINE_DEPTH = 8                              # frames queued between the steps
 TIME_CHUNK = 1 << 18                            # values (frames × points) per chunk of the time smoothing
 
-class _RowStore:
-    "An append-only array of rows (each `shape`, float32) in a file: read back in blocks with `pread`, mapped at the end."
-    def __init__(self, folder, name: str, shape: tuple):
-        self.path, self.shape, self.n = Path(folder) / f"{name}.f32", tuple(shape), 0
-        self.row_bytes = int(np.prod(shape)) * 4
-        self._f = open(self.path, "w+b")
-
-    def append(self, row: np.ndarray):
-        self._f.write(np.ascontiguousarray(row, np.float32).tobytes()); self.n += 1
-
-    def extend(self, rows: np.ndarray):
-        self._f.write(np.ascontiguousarray(rows, np.float32).tobytes()); self.n += len(rows)
-
-    def resize(self, n: int):
-        "Make room for `n` rows, to be written by `write_columns`."
-        self._f.truncate(n * self.row_bytes); self.n = n
-
-    def rows(self, t0: int, t1: int) -> np.ndarray:
-        self._f.flush()
-        buf = os.pread(self._f.fileno(), (t1 - t0) * self.row_bytes, t0 * self.row_bytes)
-        return np.frombuffer(buf, np.float32).reshape((t1 - t0,) + self.shape)
-
-    def blocks(self, max_bytes: int = 1 << 20):
-        "(t0, rows) for consecutive blocks of at most `max_bytes`."
-        step = max(1, max_bytes // self.row_bytes)
-        for t0 in range(0, self.n, step): yield t0, self.rows(t0, min(t0 + step, self.n))
-
-    def columns(self, c0: int, c1: int) -> np.ndarray:
-        "All rows of the columns (first axis of a row) `c0:c1`, read block by block."
-        out = np.empty((self.n, c1 - c0) + self.shape[1:], np.float32)
-        for t0, r in self.blocks(): out[t0:t0 + len(r)] = r[:, c0:c1]
-        return out
-
-    def write_columns(self, c0: int, values: np.ndarray):
-        "Write `values` (n × c × …) into the columns starting at `c0` of every row."
-        values = np.ascontiguousarray(values, np.float32)
-        col = self.row_bytes // self.shape[0]
-        for t in range(len(values)): os.pwrite(self._f.fileno(), values[t].tobytes(), t * self.row_bytes + c0 * col)
-
-    def array(self) -> np.ndarray:
-        "The rows as an array: a copy-on-write memory map of the file."
-        self._f.flush()
-        return np.memmap(self.path, np.float32, "c", shape=(self.n,) + self.shape)
-
-    def close(self): self._f.close()
-
-def _row_blocks(arr: np.ndarray, store=None, max_bytes: int = 1 << 20):
-    "(t0, block) over the first axis of `arr`, read from its `_RowStore` file when given (memory stays flat)."
-    if store is not None and store.n == len(arr):
-        yield from store.blocks(max_bytes); return
-    step = max(1, max_bytes // max(1, arr[:1].nbytes))
-    for t0 in range(0, len(arr), step): yield t0, np.asarray(arr[t0:t0 + step])
-
 def _background(gen, depth: int, stop: threading.Event):
     "Start running generator `gen` in a thread now; return a generator of its items, passed through a queue of `depth`."
     q, done = queue.Queue(depth), object()
@@ -428,15 +376,17 @@ def analyze_video(path, out_dir=None, quiet=None, **params) -> Analysis:
     tris, tpl = face_triangles(), load_template()
     tri_ids, weights = densify(tris, p.density)
     points = points_on(tpl["points"], tris, tri_ids, weights)
-    if out_dir is not None: Path(out_dir).mkdir(parents=True, exist_ok=True)
-    work = tempfile.mkdtemp(prefix=".facegps-work-", dir=out_dir)
+    if out_dir is not None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        remove_stale_work(out_dir)
+    work = work_folder(out_dir)           # everything of this run happens in here until it has succeeded
     stores = {}
     try:
         stores, meta, ref = _stream(reader, p, points, tri_ids, weights, work, busy, quiet)
         res, verts = _finish(path, reader, p, tpl, points, stores, meta, ref, work, busy)
         if out_dir is not None:
             res._stores = stores
-            write_outputs(res, out_dir, verts, tri_ids, quiet=quiet, timings=busy, t0=t0)
+            write_outputs(res, out_dir, verts, tri_ids, quiet=quiet, timings=busy, t0=t0, work=work)
         res.summary["timings_s"] = {k: round(v, 3) for k, v in busy.items()}
         return res
     finally:
@@ -448,7 +398,7 @@ def _stream(reader, p, points, tri_ids, weights, work, busy, quiet) -> tuple:
     P, mesh = len(points), p.canonical == "mesh"
     shapes = dict(landmarks=(N_LANDMARKS, 3), verts=(N_LANDMARKS, 2), raw=(P, 2), conf=(P,), space=(P, 2))
     if mesh: shapes["mesh"] = (P, 2)
-    stores = {k: _RowStore(work, k, s) for k, s in shapes.items()}
+    stores = {k: RowStore(work, k, s) for k, s in shapes.items()}
     ctx = _context(p, points, tri_ids, weights)
     meta, waiting, inflight, ref = [], [], collections.deque(), None
     stop = threading.Event()
@@ -520,7 +470,7 @@ def _finish(path, reader, p, tpl, points, stores, meta, ref, work, busy) -> tupl
     t1 = time.perf_counter()
     raw_s, disp_s = stores["raw"], stores["raw"]
     if p.smooth:
-        disp_s = stores["disp"] = _RowStore(work, "disp", (P, 2))
+        disp_s = stores["disp"] = RowStore(work, "disp", (P, 2))
         disp_s.resize(T)
         chunk = max(1, TIME_CHUNK // T)
         for c0 in range(0, P, chunk):
@@ -535,7 +485,7 @@ def _finish(path, reader, p, tpl, points, stores, meta, ref, work, busy) -> tupl
     wts = p.muscle_weights if not isinstance(p.muscle_weights, np.ndarray) else list(p.muscle_weights)
     acts, mags, valid_frac = np.empty((T, len(names))), np.empty((T, len(names))), np.empty(T)
     valid_musc = np.empty((T, len(names)))
-    mks_s = stores["mks"] = _RowStore(work, "mks", (P, 2))
+    mks_s = stores["mks"] = RowStore(work, "mks", (P, 2))
     for t, d in disp_s.blocks():
         acts[t:t + len(d)] = muscle_contractions(d, K, U)
         mags[t:t + len(d)] = muscle_activations(d, K)
@@ -568,63 +518,3 @@ def _finish(path, reader, p, tpl, points, stores, meta, ref, work, busy) -> tupl
 
 def _jsonable(d: dict) -> dict:
     return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in d.items()}
-
-# %% ../nbs/11_analyze.ipynb #ff30694a
-_STORE_OF = {"disp": "disp", "raw_disp": "raw", "mks_disp": "mks", "confidence": "conf", "landmarks": "landmarks", "warp_vertices": "verts",
-             "mesh_disp": "mesh"}
-
-def _save_npz(path, arrays: dict, stores: dict):
-    "`np.savez` (uncompressed, the same file) that copies the big arrays block by block from their files."
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
-        for name, a in arrays.items():
-            with zf.open(f"{name}.npy", "w", force_zip64=True) as f:
-                if a.ndim < 2 or a.dtype.hasobject: np.lib.format.write_array(f, np.asanyarray(a)); continue
-                np.lib.format.write_array_header_1_0(f, np.lib.format.header_data_from_array_1_0(a))
-                for _, block in _row_blocks(a, stores.get(_STORE_OF.get(name))):
-                    f.write(np.ascontiguousarray(block, a.dtype).tobytes())
-
-def write_outputs(res: Analysis, out_dir, verts: np.ndarray, tri_ids: np.ndarray, quiet=None, timings=None, t0=None):
-    "Write frames.parquet, displacement.npz, overlay.mp4 (if `res.params.overlay`) and summary.json into `out_dir`."
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    timings = {} if timings is None else timings
-    stores = getattr(res, "_stores", {})
-    with atomic_path(out / "frames.parquet") as tmp: res.frames.to_parquet(tmp, index=False)
-    with atomic_path(out / "displacement.npz") as tmp:
-        _save_npz(tmp, dict(points=res.points.astype(np.float32), disp=res.disp, raw_disp=res.raw_disp,
-                            mks_disp=res.mks_disp, confidence=res.confidence, landmarks=res.landmarks, muscles=np.array(res.muscles),
-                            descriptors=res.descriptors.astype(np.float32), tri_ids=tri_ids,
-                            warp_vertices=np.asanyarray(verts, np.float32),
-                            **({} if res.mesh_disp is None else {"mesh_disp": res.mesh_disp})), stores)
-    outputs = ["frames.parquet", "displacement.npz"]
-    if res.params.overlay:
-        t1 = time.perf_counter()
-        write_overlay(res, out / "overlay.mp4", verts, tri_ids, quiet=quiet)
-        timings["overlay_s"] = time.perf_counter() - t1
-        outputs.append("overlay.mp4")
-    if t0 is not None: timings["total_s"] = time.perf_counter() - t0
-    res.summary["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
-    res.summary["outputs"] = outputs + ["summary.json"]
-    write_text_atomic(out / "summary.json", json.dumps(res.summary, indent=2))
-
-def _rows(arr, store=None):
-    "The rows of `arr` one by one, read in blocks (see `_row_blocks`)."
-    for _, block in _row_blocks(arr, store): yield from block
-
-def write_overlay(res: Analysis, path, verts: np.ndarray, tri_ids: np.ndarray, quiet=None):
-    "The original video with the smoothed field drawn on it (arrows ×`overlay_scale`), H.264, written atomically."
-    from facegps.overlay import H264Writer, canonical_vectors_to_frame, draw_vector_field
-    stores = getattr(res, "_stores", {})
-    reader = VideoReader(res.path, max_frames=res.params.max_frames)
-    mags = np.concatenate([np.linalg.norm(b, axis=2) for _, b in _row_blocks(res.disp, stores.get("disp"))])
-    vmax = float(np.nanpercentile(mags, 99)) if np.isfinite(mags).any() else 1.0
-    del mags
-    rows = zip(_rows(res.disp, stores.get("disp")), _rows(verts, stores.get("verts")))
-    with H264Writer(path, fps=reader.fps, size=(reader.info.width, reader.info.height)) as w:
-        for fr in progress(reader, total=len(reader), desc="overlay", quiet=quiet):
-            img = fr.color
-            d, v = next(rows, (None, None))
-            if d is not None and np.isfinite(v).all():
-                starts, ends = canonical_vectors_to_frame(res.points, d * res.params.overlay_scale, tri_ids, v)
-                img = draw_vector_field(img, starts, ends, magnitudes=np.linalg.norm(d, axis=1), vmax=max(vmax, 1e-3),
-                                        scale=res.params.overlay_scale)
-            w.write(img)
