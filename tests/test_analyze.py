@@ -151,3 +151,31 @@ def test_cli_analyze_every_sample(tmp_path, carphone, noface):
 def test_bad_parameter_is_a_clear_error(smile):
     with pytest.raises(ValueError, match="canonical must be one of"):
         analyze_video(smile, None, canonical="literal")
+
+
+def test_one_frame_is_a_clear_error(tmp_path, smile_frames):
+    r = subprocess.run([FACEGPS, "analyze", str(write_video(tmp_path / "one.mp4", smile_frames[:1])), "-o",
+                        str(tmp_path / "out"), "--quiet"], capture_output=True, text=True)
+    assert r.returncode == 2 and "only 1 frame: nothing to measure" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "out" / "summary.json").exists()
+
+
+def test_small_face_and_several_faces_are_quality_warnings(tmp_path, carphone, smile_frames):
+    import cv2
+    from facegps.data import sample_image
+    small = analyze_video(carphone, None, quiet=True, overlay=False, max_frames=8).summary["quality"]
+    assert small["iod_image_px"] < 60 and any(w.startswith("small face") for w in small["warnings"])
+    still = cv2.resize(cv2.imread(str(sample_image("face"))), (250, 250))
+    frames = []
+    for f in smile_frames[:12]:
+        canvas = np.zeros((360, 890, 3), np.uint8); canvas[:, :640] = f; canvas[:250, 640:] = still
+        frames.append(canvas)
+    two = write_video(tmp_path / "two.mp4", frames)
+    for rule, side in (("left", "smile"), ("largest", "smile"), ("right", "still"), (1, "still")):
+        res = analyze_video(two, None, quiet=True, overlay=False, face=rule)
+        x = np.nanmean(res.landmarks[:, :, 0], axis=1)
+        assert ((x < 640) if side == "smile" else (x > 640)).all(), rule
+        q = res.summary["quality"]
+        assert q["max_faces_seen"] == 2 and any("2 faces" in w for w in q["warnings"])
+    with pytest.raises(ValueError, match="face must be one of"):
+        analyze_video(two, None, face="biggest")
