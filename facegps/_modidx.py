@@ -386,5 +386,6 @@ d = { 'settings': { 'branch': 'main',
                                'facegps.video.VideoReader.__post_init__': ('video.html#videoreader.__post_init__', 'facegps/video.py'),
                                'facegps.video.VideoReader._check_complete': ('video.html#videoreader._check_complete', 'facegps/video.py'),
                                'facegps.video.VideoReader.fps': ('video.html#videoreader.fps', 'facegps/video.py'),
+                               'facegps.video._image_signature': ('video.html#_image_signature', 'facegps/video.py'),
                                'facegps.video._open_capture': ('video.html#_open_capture', 'facegps/video.py'),
                                'facegps.video.probe_video': ('video.html#probe_video', 'facegps/video.py')}}}

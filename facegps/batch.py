@@ -214,7 +214,7 @@ def analyze_task(task: VideoTask, out, params: dict, report: bool = False) -> di
         p = task_params(task, params)
         if report:
             from facegps.report import run_report
-            run_report(task.path, Path(out) / "videos", name=task.video_id, params=p)
+            run_report(task.path, Path(out) / "videos", name=task.video_id, params=p, quiet=True)
         else:
             analysis.analyze_video(task.path, video_dir(out, task.video_id), quiet=True, **p)
         frames = pd.read_parquet(video_dir(out, task.video_id) / "frames.parquet")   # as written, with or without a report

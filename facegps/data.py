@@ -15,8 +15,10 @@ from pathlib import Path
 
 from platformdirs import user_cache_dir
 
+from .core import FaceGPSError
+
 # %% ../nbs/01_data.ipynb #fec2ab40
-class SampleDataError(RuntimeError):
+class SampleDataError(FaceGPSError):
     "A sample file could not be fetched, or its checksum did not match."
 
 @dataclass(frozen=True)

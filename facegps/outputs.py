@@ -103,9 +103,8 @@ def write_overlay(res, path, verts: np.ndarray, tri_ids: np.ndarray, quiet=None)
     from facegps.overlay import H264Writer, canonical_vectors_to_frame, draw_vector_field
     stores = getattr(res, "_stores", {})
     reader = VideoReader(res.path, max_frames=res.params.max_frames)
-    mags = np.concatenate([np.linalg.norm(b, axis=2) for _, b in row_blocks(res.disp, stores.get("disp"))])
-    vmax = float(np.nanpercentile(mags, 99)) if np.isfinite(mags).any() else 1.0
-    del mags
+    from facegps.report import magnitude_scale
+    vmax = magnitude_scale(res)                      # the colour scale the report's key frames and heat map share
     rows = zip(iter_rows(res.disp, stores.get("disp")), iter_rows(verts, stores.get("verts")))
     with H264Writer(path, fps=reader.fps, size=(reader.info.width, reader.info.height)) as w:
         for fr in progress(reader, total=len(reader), desc="overlay", quiet=quiet):

@@ -45,10 +45,21 @@ class Frame:
     gray: np.ndarray
 
 # %% ../nbs/02_video.ipynb #3e36e5c3
+_IMAGE_SIGNATURES = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"II*\x00", "TIFF"),
+                     (b"MM\x00*", "TIFF"), (b"BM", "BMP"))
+
+def _image_signature(path: Path) -> str | None:
+    "The image format whose magic bytes start the file at `path` (JPEG, PNG, TIFF, BMP, WebP), or None."
+    with open(path, "rb") as f: head = f.read(12)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP": return "WebP"
+    return next((kind for magic, kind in _IMAGE_SIGNATURES if head.startswith(magic)), None)
+
 def _open_capture(path: Path) -> cv2.VideoCapture:
     "Open `path` with OpenCV, rotation metadata applied; raise `VideoError` when it is missing or not a video."
     if not path.exists(): raise VideoError("file not found", path)
     if path.is_dir(): raise VideoError("is a directory, not a video file", path)
+    kind = _image_signature(path)
+    if kind: raise VideoError(f"not a video: the file is a {kind} image", path)
     if path.stat().st_size == 0: raise VideoError("file is empty (0 bytes)", path)
     cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     if not cap.isOpened():
@@ -64,7 +75,7 @@ def probe_video(path) -> VideoInfo:
     try:
         w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))  # already rotated
         rot = int(cap.get(cv2.CAP_PROP_ORIENTATION_META)) % 360
-        return VideoInfo(path, w, h, float(cap.get(cv2.CAP_PROP_FPS)), int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), rot)
+        return VideoInfo(path, w, h, float(cap.get(cv2.CAP_PROP_FPS)), max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT))), rot)
     finally: cap.release()
 
 # %% ../nbs/02_video.ipynb #b3e4f19b
@@ -91,7 +102,7 @@ class VideoReader:
 
     def __len__(self) -> int:
         n = self.info.frame_count
-        return n if self.max_frames is None else min(n, self.max_frames)
+        return max(0, n) if self.max_frames is None else max(0, min(n, self.max_frames))
 
     def __iter__(self) -> Iterator[Frame]:
         cap = _open_capture(self.path)
