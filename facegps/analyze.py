@@ -47,6 +47,7 @@ PARAM_HELP = {  # every parameter of the analysis, documented once (units in bra
     "fb_max": 'forward–backward error above which a point is invalid [canonical px] (flow "lk")',
     "density": 'barycentric subdivision level of the sample points (3 → 3,966 points)',
     "landmark_fill": 'where the flow fails its check, use the landmark-driven displacement ("pose" only)',
+    "fill_holes": 'warp the mouth and eye openings too (more lip-corner gain; an open mouth then pulls the corners)',
     "smooth": 'polar smoothing (spectral r, wavelet θ)',
     "n_modes": 'Laplacian modes kept by the spectral smoothing of r',
     "sigma_iod": 'MKS kernel width [fraction of the inter-ocular distance]',
@@ -74,6 +75,7 @@ class AnalysisParams:
     lk_levels: int = 2
     fb_max: float = 0.5
     landmark_fill: bool = True
+    fill_holes: bool = False
     density: int = 3
     smooth: bool = True
     n_modes: int = 200
@@ -359,7 +361,7 @@ def _measure_frame(gray, lms, ref: dict, ctx: dict, is_ref: bool = False) -> dic
 
 def _context(p: AnalysisParams, points, tri_ids, weights) -> dict:
     basis = (lambda: default_basis(p.density, p.n_modes))
-    return dict(params=p, warp=default_warp(), points=points, tri_ids=tri_ids, weights=weights,
+    return dict(params=p, warp=default_warp(p.fill_holes), points=points, tri_ids=tri_ids, weights=weights,
                 reg_mask=registration_mask(points), basis=basis,
                 depth=points_on(load_template()["points3d"][:, 2:], face_triangles(), tri_ids, weights)[:, 0])
 
