@@ -168,10 +168,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_analysis_options(p)
     _add_common(p)
     p = sub.add_parser("bench", help="benchmarks: accuracy (semi-synthetic ground truth), speed, or batch scaling",
-                       description="accuracy: head-motion leakage, expression recovery and sensitivity for raw image "
-                                   "flow, mesh and pose canonicalization; speed: frames/s per step, warp comparison, "
-                                   "peak memory; batch: the same sample-derived videos with 1 and 2 Dask workers "
-                                   "(speed-up, per-video memory). Prints markdown tables.")
+                       description="accuracy: action units rendered on real faces with known head motion, noise and "
+                                   "compression (semi-synthetic), scored on the activation columns in % of the "
+                                   "inter-ocular distance: leakage, recovery and muscle confusion, detection limits, "
+                                   "large expressions, for raw image flow, mesh, a v1-like setting, LK and the default "
+                                   "side by side (small under $CI); speed: the whole `facegps analyze` process against "
+                                   "a bare MediaPipe process on the same clip, steps, warps, peak memory; batch: the "
+                                   "same sample-derived videos with 1 and 2 Dask workers (speed-up, per-video memory). "
+                                   "Prints markdown tables.")
     p.add_argument("which", choices=["accuracy", "speed", "batch"], help="which benchmark")
     p.add_argument("--frames", type=_positive_int, default=40, help="frames per synthetic video (accuracy; default 40)")
     p.add_argument("--videos", type=_positive_int, default=6, help="videos in the batch benchmark (default 6)")
