@@ -450,7 +450,8 @@ def muscle_table(ms: pd.DataFrame) -> pd.DataFrame:
 def video_summary(frames: pd.DataFrame, summary: dict) -> dict:
     """One row describing an analysed video: frame counts, duration (s), mean |yaw|, |pitch|, |roll| (degrees) and
     per muscle `p95_<muscle>`, the 95th percentile of the counted contraction (canonical px; `counted_activations`),
-    and `peak_<muscle>`, its largest single-frame value (canonical px)."""
+    and `peak_<muscle>`, its largest single-frame value (canonical px), frames where a muscle was not measured left
+    out of both; `frames_partly_unmeasured` counts the frames with a face in which at least one muscle was left out."""
     with np.errstate(invalid="ignore"):
         row = dict(frames_read=int(summary["frames_read"]), frames_with_face=int(summary["frames_with_face"]),
                    duration_s=round(float(summary["frames_read"]) / float(summary["fps"]), 3) if summary.get("fps") else np.nan,
@@ -461,9 +462,11 @@ def video_summary(frames: pd.DataFrame, summary: dict) -> dict:
     for m in counted.columns:
         a = counted[m].to_numpy(float)
         row[f"p95_{m}"] = float(np.nanpercentile(a, 95)) if np.isfinite(a).any() else np.nan
-    for c in _act_columns(frames, summary.get("muscles")):
-        a = frames[c].to_numpy(float)
-        row[f"peak_{c[4:]}"] = float(np.nanmax(a)) if np.isfinite(a).any() else np.nan
+    for m in counted.columns:
+        a = counted[m].to_numpy(float)
+        row[f"peak_{m}"] = float(np.nanmax(a)) if np.isfinite(a).any() else np.nan
+    raw = frames[[f"act_{m}" for m in counted.columns]].to_numpy(float)
+    row["frames_partly_unmeasured"] = int((np.isfinite(raw) & ~np.isfinite(counted.to_numpy(float))).any(1).sum())
     return row
 
 def provenance_table(summary: dict) -> pd.DataFrame:
