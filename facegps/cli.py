@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("analyze", help="the full Face-GPS analysis of a video",
                        description="Landmarks, head pose, canonical frames, flow, polar smoothing, MKS muscle "
                                    "activations and the overlay video; writes frames.parquet, displacement.npz, "
-                                   "overlay.mp4 and summary.json into OUT (method.md section 3).")
+                                   "overlay.mp4 and summary.json into OUT (the output contract: nbs/11c_outputs.ipynb).")
     _add_video_analysis(p, required=True, help="output folder (created if missing)")
     p = sub.add_parser("report", help="the HTML report of a video (papermill)",
                        description="Execute the analysis report notebook on VIDEO with papermill: writes "
