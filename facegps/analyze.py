@@ -11,29 +11,28 @@ __all__ = ['PARAM_HELP', 'LOWER_FACE_WEIGHT', 'MIN_VALID', 'PIPELINE_THREADS', '
            'Analysis', 'measured_activations', 'analyze_video']
 
 # %% ../nbs/11_analyze.ipynb #5039555e
-import collections, contextlib, json, os, queue, shutil, tempfile, threading, time, zipfile
+import collections, json, os, queue, shutil, tempfile, threading, time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 
 import facegps
 from .affine import default_warp
-from .core import FaceGPSError, atomic_path, progress, write_text_atomic
+from .core import FaceGPSError, progress
 from .flow import flow_at_points
-from .landmarks import FACE_RULES, N_LANDMARKS, FaceMeshTracker, LandmarkTrack, require_face, track_landmarks
+from .landmarks import FACE_RULES, N_LANDMARKS, FaceMeshTracker, LandmarkTrack, require_face
 from .manifold import densify, face_triangles, interocular_distance, load_template, points_on
 from .mks import (muscle_descriptors, rbf_kernels, kernel_gamma, mks_smooth, muscle_activations,
                          muscle_contractions, pull_directions)
-from .pose import CANONICAL_MODES, STABLE_LANDMARKS, canonical_vertices, head_pose, head_poses
-from .smoothing import default_basis, polar_smooth, smooth_in_space, smooth_in_time
+from .pose import CANONICAL_MODES, canonical_vertices, head_pose
+from .smoothing import default_basis, smooth_in_space, smooth_in_time
 from .video import VideoReader
-from .store import RowStore, row_blocks
-from .outputs import remove_stale_work, work_folder, write_outputs, write_overlay
+from .store import RowStore
+from .outputs import remove_stale_work, work_folder, write_outputs
 
 # %% ../nbs/11_analyze.ipynb #811f26d4
 PARAM_HELP = {  # every parameter of the analysis, documented once (units in brackets)
@@ -143,7 +142,7 @@ def registration_weights(points: np.ndarray, lower: float = LOWER_FACE_WEIGHT) -
 
 def _registration_lstsq(x: np.ndarray, y: np.ndarray, z: np.ndarray, w: np.ndarray) -> tuple:
     "Weighted least squares of y ≈ A x + b + z c (A a 2-D similarity): (A 2×2, b 2, c 2)."
-    n, one, zero = len(x), np.ones(len(x)), np.zeros(len(x))
+    one, zero = np.ones(len(x)), np.zeros(len(x))
     Mx = np.stack([x[:, 0], -x[:, 1], one, zero, z, zero], 1)   # unknowns: a, s (A = [[a, −s], [s, a]]), b (2), c (2)
     My = np.stack([x[:, 1], x[:, 0], zero, one, zero, z], 1)
     N = (Mx * w[:, None]).T @ Mx + (My * w[:, None]).T @ My      # normal equations, 6×6
