@@ -7,8 +7,8 @@ Docs: https://facegps.github.io/facegps/analyze.html.md"""
 # %% auto #0
 __all__ = ['PARAM_HELP', 'LOWER_FACE_WEIGHT', 'MIN_VALID', 'PIPELINE_THREADS', 'PIPELINE_DEPTH', 'TIME_CHUNK',
            'SMALL_FACE_IOD_PX', 'AnalysisParams', 'bridge_gaps', 'registration_mask', 'registration_weights',
-           'robust_registration', 'register_field', 'unregister', 'registered_vertices', 'landmark_displacement',
-           'Analysis', 'measured_activations', 'analyze_video']
+           'robust_registration', 'register_field', 'unregister', 'registered_vertices', 'global_affine',
+           'landmark_displacement', 'Analysis', 'measured_activations', 'analyze_video']
 
 # %% ../nbs/11_analyze.ipynb #5039555e
 import collections, json, os, queue, shutil, tempfile, threading, time
@@ -184,8 +184,13 @@ def registered_vertices(vertices: np.ndarray, G: tuple) -> np.ndarray:
     A, b, c = G
     tpl = load_template()
     P, z = tpl["points"], tpl["points3d"][:, 2]
-    J, *_ = np.linalg.lstsq(np.c_[P, np.ones(len(P))], vertices, rcond=None)
-    return vertices + (P @ A.T + b + z[:, None] * c - P) @ J[:2]
+    return vertices + (P @ A.T + b + z[:, None] * c - P) @ global_affine(vertices)[:2]
+
+def global_affine(vertices: np.ndarray) -> np.ndarray:
+    "3×2 least-squares affine map template → frame ([x y 1] @ J, px) of warp `vertices` (468×≥2, frame px)."
+    P = load_template()["points"]
+    J, *_ = np.linalg.lstsq(np.c_[P, np.ones(len(P))], np.asarray(vertices, np.float64)[:, :2], rcond=None)
+    return J
 
 # %% ../nbs/11_analyze.ipynb #4ce79e31
 @lru_cache(maxsize=None)
@@ -210,9 +215,7 @@ def landmark_displacement(lms: np.ndarray, ref_lms: np.ndarray, points: np.ndarr
     pose_v = np.asarray(pose_v, np.float64)
     M = _template_triangle_inverses() @ pose_v[tris]                             # F×3×2: canonical → frame, transposed
     L = M[:, :2].transpose(0, 2, 1)                                              # F×2×2 linear parts, frame = L x + t
-    tpl = load_template()["points"]
-    J, *_ = np.linalg.lstsq(np.c_[tpl, np.ones(len(tpl))], pose_v[:, :2], rcond=None)
-    Jinv = np.linalg.inv(J[:2].T)                                                # the global affine's, frame → canonical
+    Jinv = np.linalg.inv(global_affine(pose_v)[:2].T)                            # the global affine's, frame → canonical
     with np.errstate(invalid="ignore", divide="ignore"):
         inv = np.linalg.inv(L)
         s_max, s_min = _singular_values_2x2(L @ Jinv[None])                       # the triangle relative to the face
@@ -250,16 +253,21 @@ class Analysis:
 
 MIN_VALID = 0.3   # a muscle whose skin the image flow measured at less than this share in a frame is not measured there
 
-def measured_activations(frames: pd.DataFrame, kind: str = "act", min_valid: float | None = MIN_VALID) -> pd.DataFrame:
+def measured_activations(frames: pd.DataFrame, kind: str = "act", min_valid: float | None = MIN_VALID,
+                         muscles: list | None = None) -> pd.DataFrame:
     """The `kind`_<muscle> columns of a frames table (from `analyze_video` or frames.parquet), renamed to the muscle
     names and indexed by time (s), NaN in the frames where `valid_<muscle>` < `min_valid` (an occluder, a blink, a
     movement the flow could not follow: the value there comes from the landmarks, not from the image). `min_valid`
-    None keeps every value. Peaks, rankings and summaries should be taken from this, not from the raw columns."""
-    muscles = [c[4:] for c in frames.columns if c.startswith("act_")]       # (`valid_points` is not a muscle)
-    out = frames.set_index("time_s")[[f"{kind}_{m}" for m in muscles]].set_axis(muscles, axis=1)
+    None keeps every value. `muscles`: which (default: every `act_` column; `valid_points` is not a muscle); a muscle
+    without a `valid_` column (an analysis from before they existed) is kept as it is. Peaks, rankings and summaries
+    should be taken from this, not from the raw columns."""
+    if muscles is None: muscles = [c[4:] for c in frames.columns if c.startswith("act_")]
+    out = frames.set_index("time_s")[[f"{kind}_{m}" for m in muscles]].set_axis(list(muscles), axis=1).astype(float)
     if min_valid is None or kind == "valid": return out
-    valid = frames.set_index("time_s")[[f"valid_{m}" for m in muscles]].set_axis(muscles, axis=1)
-    return out.where(valid >= min_valid)
+    for m in muscles:
+        if f"valid_{m}" in frames.columns:
+            out.loc[frames[f"valid_{m}"].to_numpy(float) < min_valid, m] = np.nan
+    return out
 
 # %% ../nbs/11_analyze.ipynb #b526e01e
 PIPELINE_THREADS = min(2, os.cpu_count() or 1)   # flow worker threads beside the landmark thread; 0 = no threads
@@ -349,7 +357,8 @@ def _measure_frame(gray, lms, ref: dict, ctx: dict, is_ref: bool = False) -> dic
     d, ok = flow_at_points(ref["canon"], canon, pts, method=p.flow, win=p.lk_win, levels=p.lk_levels,
                            fb_max=p.fb_max, init=lk_init, dis_preset=p.dis_preset, photo_max=p.photo_max)
     d = np.asarray(d, np.float64)
-    G = register_field(d, ok, pts, ctx["depth"], ctx["reg_mask"]) if p.refine and not is_ref else None
+    G = (register_field(d, ok, pts, ctx["depth"], ctx["reg_mask"], prior=ctx["reg_prior"])
+         if p.refine and not is_ref else None)
     if p.landmark_fill and p.canonical == "pose" and not ok.all():
         d[~ok] = guess_at(~ok) if lk_init is None else lk_init[~ok]
     else: d[~ok] = np.nan
@@ -370,7 +379,7 @@ def _measure_frame(gray, lms, ref: dict, ctx: dict, is_ref: bool = False) -> dic
 def _context(p: AnalysisParams, points, tri_ids, weights) -> dict:
     basis = (lambda: default_basis(p.density, p.n_modes))
     return dict(params=p, warp=default_warp(p.fill_holes), points=points, tri_ids=tri_ids, weights=weights,
-                reg_mask=registration_mask(points), basis=basis,
+                reg_mask=registration_mask(points), reg_prior=registration_weights(points), basis=basis,
                 depth=points_on(load_template()["points3d"][:, 2:], face_triangles(), tri_ids, weights)[:, 0])
 
 def _reference(lms, gray, index: int, ctx: dict) -> dict:

@@ -27,6 +27,7 @@ from .affine import default_warp
 from .core import FaceGPSError, atomic_path, is_quiet, write_text_atomic
 from .overlay import grid_subsample
 from .pose import canonical_vertices
+from .analyze import MIN_VALID, measured_activations
 from .video import VideoReader
 
 # %% ../nbs/13_report.ipynb #61131e7e
@@ -44,19 +45,13 @@ def _act_columns(frames: pd.DataFrame, muscles=None) -> list:
     if muscles: return [f"act_{m}" for m in muscles if f"act_{m}" in frames.columns]
     return [c for c in frames.columns if c.startswith("act_")]
 
-def counted_activations(frames: pd.DataFrame, summary: dict | None = None, min_valid: float | None = 0.3) -> pd.DataFrame:
+def counted_activations(frames: pd.DataFrame, summary: dict | None = None, min_valid: float | None = MIN_VALID) -> pd.DataFrame:
     """The contractions (canonical px) that count for rankings and peaks: one column per muscle, the rows of `frames`;
     NaN where the frame has no face and where the image flow measured less than `min_valid` of the muscle's skin
     (`valid_<muscle>`: an occluder, a blink, a movement the flow could not follow; the value there comes from the
     landmarks only). The rule of `facegps.analyze.measured_activations`; `min_valid` None keeps every value."""
-    summary = summary or {}
-    act = frames[_act_columns(frames, summary.get("muscles"))].astype(float).rename(columns=lambda c: c[4:])
-    if min_valid is not None:
-        for m in act.columns:
-            if f"valid_{m}" in frames.columns:
-                with np.errstate(invalid="ignore"):
-                    act.loc[frames[f"valid_{m}"].to_numpy(float) < min_valid, m] = np.nan
-    return act
+    muscles = [c[4:] for c in _act_columns(frames, (summary or {}).get("muscles"))]
+    return measured_activations(frames, "act", min_valid, muscles).set_axis(frames.index, axis=0)
 
 # %% ../nbs/13_report.ipynb #53a6e493
 def baseline_mask(frames: pd.DataFrame, reference: int | None = None, baseline_s: float = 0.3,
