@@ -140,11 +140,14 @@ def registration_weights(points: np.ndarray, lower: float = LOWER_FACE_WEIGHT) -
     "Prior weight (P) of each sample point in the registration: 1 above the nose tip (landmark 1), `lower` below."
     return np.where(points[:, 1] < load_template()["points"][1, 1], 1.0, lower)
 
-def _registration_lstsq(x: np.ndarray, y: np.ndarray, z: np.ndarray, w: np.ndarray) -> tuple:
-    "Weighted least squares of y ≈ A x + b + z c (A a 2-D similarity): (A 2×2, b 2, c 2)."
+def _registration_design(x: np.ndarray, z: np.ndarray) -> tuple:
+    "The x- and y-rows (N×6 each) of y ≈ A x + b + z c in the unknowns a, s (A = [[a, −s], [s, a]]), b (2), c (2)."
     one, zero = np.ones(len(x)), np.zeros(len(x))
-    Mx = np.stack([x[:, 0], -x[:, 1], one, zero, z, zero], 1)   # unknowns: a, s (A = [[a, −s], [s, a]]), b (2), c (2)
-    My = np.stack([x[:, 1], x[:, 0], zero, one, zero, z], 1)
+    return (np.stack([x[:, 0], -x[:, 1], one, zero, z, zero], 1), np.stack([x[:, 1], x[:, 0], zero, one, zero, z], 1))
+
+def _registration_lstsq(design: tuple, y: np.ndarray, w: np.ndarray) -> tuple:
+    "Weighted least squares of y ≈ A x + b + z c through its `design` rows: (A 2×2, b 2, c 2)."
+    Mx, My = design
     N = (Mx * w[:, None]).T @ Mx + (My * w[:, None]).T @ My      # normal equations, 6×6
     q = np.linalg.solve(N, (Mx * w[:, None]).T @ y[:, 0] + (My * w[:, None]).T @ y[:, 1])
     return np.array([[q[0], -q[1]], [q[1], q[0]]]), q[2:4], q[4:6]
@@ -155,13 +158,13 @@ def robust_registration(x: np.ndarray, y: np.ndarray, z: np.ndarray, prior: np.n
     by iteratively reweighted least squares with Huber weights: residuals beyond k·1.48·MAD (at least `floor` px)
     weigh c/r, times the points' `prior` weights (default 1)."""
     prior = np.ones(len(x)) if prior is None else np.asarray(prior, np.float64)
-    w = prior.copy()
+    design, w = _registration_design(x, z), prior.copy()         # the design is the same in every iteration
     for _ in range(iterations):
-        A, b, c = _registration_lstsq(x, y, z, w)
+        A, b, c = _registration_lstsq(design, y, w)
         r = np.linalg.norm(x @ A.T + b + z[:, None] * c - y, axis=1)
         h = k * max(1.4826 * np.median(r), floor)
         w = prior * h / np.maximum(r, h)
-    return _registration_lstsq(x, y, z, w)
+    return _registration_lstsq(design, y, w)
 
 def register_field(disp: np.ndarray, valid: np.ndarray, points: np.ndarray, depth: np.ndarray, mask: np.ndarray,
                    min_points: int = 20, prior: np.ndarray | None = None) -> tuple:
