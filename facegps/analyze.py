@@ -58,6 +58,7 @@ PARAM_HELP = {  # every parameter of the analysis, documented once (units in bra
     "overlay": 'write overlay.mp4 (H.264)',
     "overlay_scale": 'arrow length multiplier in the overlay (the true scale is in the data)',
     "max_frames": 'analyse only the first frames (None = all)',
+    "fps": 'frame rate of an image sequence (a folder of frames) [frames/s]; None = 30, or the video file\'s own',
 }
 
 def _is_int(x) -> bool: return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
@@ -87,6 +88,7 @@ class AnalysisParams:
     overlay: bool = True
     overlay_scale: float = 1.0
     max_frames: int | None = None
+    fps: float | None = None
 
     def check(self):
         "Raise `ValueError` naming the parameter, its value and what it may be; return self when all are valid."
@@ -108,6 +110,8 @@ class AnalysisParams:
         need(self.overlay_scale > 0, "overlay_scale", "> 0")
         need(self.reference is None or (_is_int(self.reference) and self.reference >= 0), "reference", "None or a frame index >= 0")
         need(self.max_frames is None or (_is_int(self.max_frames) and self.max_frames >= 1), "max_frames", "None or an integer >= 1")
+        need(self.fps is None or (isinstance(self.fps, (int, float)) and not isinstance(self.fps, bool) and 0 < self.fps <= 10_000),
+             "fps", "None or a frame rate in (0, 10000] frames/s")
         from facegps.mks import MUSCLES, mks_weights
         w = self.muscle_weights
         mks_weights(list(w) if isinstance(w, np.ndarray) else w, len(MUSCLES), list(MUSCLES))   # raises on bad weights
@@ -392,12 +396,13 @@ def _reference(lms, gray, index: int, ctx: dict) -> dict:
 
 # %% ../nbs/11_analyze.ipynb #b81d391f
 def analyze_video(path, out_dir=None, quiet=None, **params) -> Analysis:
-    """Face-GPS analysis of the video at `path`; see `AnalysisParams` for `params`. Writes the output contract into
+    """Face-GPS analysis of the video at `path` (a video file, or a folder of images read as an image sequence at
+    `fps`); see `AnalysisParams` for `params`. Writes the output contract into
     `out_dir` when given. Raises `VideoError` (unreadable video) or `NoFaceError` (no face in any frame)."""
     p = AnalysisParams(**params).check()
     path, t0 = Path(path), time.perf_counter()
     busy = dict(landmarks_s=0.0, pose_s=0.0, flow_s=0.0, smoothing_s=0.0)
-    reader = VideoReader(path, max_frames=p.max_frames)                 # a bad file fails here, before any work
+    reader = VideoReader(path, max_frames=p.max_frames, fps_override=p.fps)   # a bad file fails here, before any work
     tris, tpl = face_triangles(), load_template()
     tri_ids, weights = densify(tris, p.density)
     points = points_on(tpl["points"], tris, tri_ids, weights)

@@ -20,6 +20,7 @@ import pandas as pd
 
 import facegps
 from .core import FaceGPSError, atomic_path, is_quiet, progress, write_text_atomic
+from .video import image_files
 
 # %% ../nbs/15_batch.ipynb #03594dea
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp")
@@ -129,20 +130,38 @@ def task_params(task: VideoTask, params: dict) -> dict:
 
 FINGERPRINT_BYTES = 1 << 20   # how much of the head of a video file `input_fingerprint` hashes
 
+def _size_and_mtime(p: Path) -> tuple:
+    """(bytes, mtime_ns) of a video file, or of an image sequence (a folder): the sum of its images' sizes and the
+    latest modification time among them and the folder (adding, removing or rewriting a frame changes it)."""
+    if not p.is_dir():
+        st = p.stat(); return st.st_size, st.st_mtime_ns
+    stats = [f.stat() for f in image_files(p)]
+    return sum(s.st_size for s in stats), max([p.stat().st_mtime_ns] + [s.st_mtime_ns for s in stats])
+
+def _head_digest(p: Path) -> str:
+    "sha256 of a video file's first MiB, or of an image sequence's frame names and sizes and its first image's first MiB."
+    h = hashlib.sha256()
+    files = image_files(p) if p.is_dir() else [p]
+    if p.is_dir():
+        for f in files: h.update(f"{f.name}\x1f{f.stat().st_size}\n".encode())
+    if files:
+        with open(files[0], "rb") as f: h.update(f.read(FINGERPRINT_BYTES))
+    return h.hexdigest()
+
 def input_fingerprint(path) -> dict:
-    """What identifies the input file at `path`: its resolved path, size (bytes), modification time (`mtime_ns`) and
-    the sha256 of its first MiB (`sha256_first_mib`). Stored under `input` in the video's summary.json when done."""
+    """What identifies the input at `path` (a video file or an image-sequence folder): its resolved path, size
+    (bytes), modification time (`mtime_ns`) and the sha256 of its first MiB (`sha256_first_mib`; for a folder, of
+    its frame list and first image). Stored under `input` in the video's summary.json when done."""
     p = Path(path).resolve()
-    st = p.stat()
-    with open(p, "rb") as f: head = f.read(FINGERPRINT_BYTES)
-    return dict(path=str(p), size=st.st_size, mtime_ns=st.st_mtime_ns, sha256_first_mib=hashlib.sha256(head).hexdigest())
+    size, mtime = _size_and_mtime(p)
+    return dict(path=str(p), size=size, mtime_ns=mtime, sha256_first_mib=_head_digest(p))
 
 def same_input(recorded, path) -> bool:
-    "True when `recorded` (an `input_fingerprint`) still describes the file at `path` (hashed only if the rest agrees)."
+    "True when `recorded` (an `input_fingerprint`) still describes the input at `path` (hashed only if the rest agrees)."
     if not isinstance(recorded, dict): return False
     try:
-        p = Path(path).resolve(); st = p.stat()
-        if [recorded.get(k) for k in ("path", "size", "mtime_ns")] != [str(p), st.st_size, st.st_mtime_ns]: return False
+        p = Path(path).resolve()
+        if [recorded.get(k) for k in ("path", "size", "mtime_ns")] != [str(p), *_size_and_mtime(p)]: return False
         return recorded == input_fingerprint(p)
     except OSError: return False
 

@@ -250,8 +250,9 @@ _IMAGE_SIGNATURES = {b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG", b"II*
                      b"BM": "BMP"}
 
 def check_video(path) -> Path:
-    """`path` if it opens as a video; else `VideoError` naming it: missing, a folder, empty, a still image (FFmpeg
-    would read a JPEG renamed `.mp4` as a one-image 'video' of unknown length), or not a readable video."""
+    """`path` if it opens as a video (a file, or a folder of images: an image sequence); else `VideoError` naming it:
+    missing, a folder without images, empty, a still image (FFmpeg would read a JPEG renamed `.mp4` as a one-image
+    'video' of unknown length), or not a readable video."""
     from facegps.video import VideoError, probe_video
     path = Path(path)
     if path.is_file():

@@ -102,7 +102,7 @@ def write_overlay(res, path, verts: np.ndarray, tri_ids: np.ndarray, quiet=None)
     H.264, written atomically to `path`."""
     from facegps.overlay import H264Writer, canonical_vectors_to_frame, draw_vector_field
     stores = getattr(res, "_stores", {})
-    reader = VideoReader(res.path, max_frames=res.params.max_frames)
+    reader = VideoReader(res.path, max_frames=res.params.max_frames, fps_override=res.params.fps)
     from facegps.report import magnitude_scale
     vmax = magnitude_scale(res)                      # the colour scale the report's key frames and heat map share
     rows = zip(iter_rows(res.disp, stores.get("disp")), iter_rows(verts, stores.get("verts")))

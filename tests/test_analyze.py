@@ -179,3 +179,22 @@ def test_small_face_and_several_faces_are_quality_warnings(tmp_path, carphone, s
         assert q["max_faces_seen"] == 2 and any("2 faces" in w for w in q["warnings"])
     with pytest.raises(ValueError, match="face must be one of"):
         analyze_video(two, None, face="biggest")
+
+
+def test_an_image_sequence_is_analysed_like_the_video(tmp_path, smile_frames):
+    "A folder of PNG frames (CK+'s layout) gives the same record as a lossless video of them, at the frame rate given."
+    import cv2
+    seq = tmp_path / "S005" / "001"
+    seq.mkdir(parents=True)
+    for k, f in enumerate(smile_frames[:30]): cv2.imwrite(str(seq / f"S005_001_{k + 1:08d}.png"), f)
+    res = analyze_video(seq, tmp_path / "out", quiet=True, overlay=True, fps=15)
+    ref = analyze_video(sample_video("smile"), quiet=True, overlay=False, max_frames=30)
+    assert len(res.frames) == 30 and np.allclose(res.frames["time_s"], np.arange(30) / 15)
+    assert res.summary["fps"] == 15 and (tmp_path / "out" / "overlay.mp4").exists()
+    act = [c for c in res.frames if c.startswith("act_")]
+    # the video's frames are the decoded ones, so the PNGs hold the same pixels: the same analysis up to threads
+    assert np.allclose(res.frames[act], ref.frames[act], atol=0.05), np.abs(res.frames[act] - ref.frames[act]).max().max()
+    out = subprocess.run([FACEGPS, "analyze", str(seq), "-o", str(tmp_path / "cli"), "--fps", "15", "--no-overlay"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert json.loads((tmp_path / "cli" / "summary.json").read_text())["fps"] == 15

@@ -52,6 +52,8 @@ class Inputs:
     empty_dir: Path
     no_path_csv: Path
     missing_csv: Path
+    bad_frame: Path   # an image sequence (folder of PNGs) whose second image is a text file
+    mixed: Path       # an image sequence whose second image has another size
 
 
 @pytest.fixture(scope="module")
@@ -74,10 +76,16 @@ def inp(tmp_path_factory, smile, smile_frames, noface, truncated_video):
     (d / "no videos").mkdir()
     (d / "no_path.csv").write_text(f"file,subject\n{clip.name},s1\n")
     (d / "missing.csv").write_text("path,subject\nnot_there.mp4,s1\n")
+    import cv2
+    for name in ("bad frame", "mixed"):
+        (d / name).mkdir()
+        cv2.imwrite(str(d / name / "001.png"), smile_frames[0])
+    (d / "bad frame" / "002.png").write_text("not an image\n")
+    cv2.imwrite(str(d / "mixed" / "002.png"), cv2.resize(smile_frames[1], (320, 180)))
     return Inputs(clip, long, one, d / "minutes.mp4", d / "photo.mp4", d / "empty.mp4", d / "folder.mp4",
                   d / "cut_index.mp4", truncated_video, Path(noface), d / "vidéo_表情 ü.mp4",
                   d / "my clips" / "smile clip.mp4", d / "regular.txt", d / "no videos", d / "no_path.csv",
-                  d / "missing.csv")
+                  d / "missing.csv", d / "bad frame", d / "mixed")
 
 
 # (id, the command line from the inputs and an output folder, exit code, what its one stderr line must contain)
@@ -85,7 +93,11 @@ FAILURES = [
     ("missing file", lambda i, o: ["analyze", i.clip.parent / "nope.mp4", "-o", o],
      2, lambda i: [f"{i.clip.parent / 'nope.mp4'}: file not found"]),
     ("directory as video", lambda i, o: ["analyze", i.folder, "-o", o],
-     2, lambda i: [f"{i.folder}: is a directory, not a video file"]),
+     2, lambda i: [f"{i.folder}: a folder with no images (an image sequence needs .png"]),
+    ("image sequence with an unreadable image", lambda i, o: ["analyze", i.bad_frame, "-o", o, *FAST],
+     2, lambda i: [f"{i.bad_frame}: unreadable image 002.png (not a valid image file)"]),
+    ("image sequence of mixed sizes", lambda i, o: ["analyze", i.mixed, "-o", o, *FAST],
+     2, lambda i: [f"{i.mixed}: mixed image sizes: 002.png is 320×180, the first image is 640×360"]),
     ("empty file", lambda i, o: ["analyze", i.empty, "-o", o],
      2, lambda i: [f"{i.empty}: file is empty (0 bytes)"]),
     ("text renamed .mp4", lambda i, o: ["analyze", i.text, "-o", o],
