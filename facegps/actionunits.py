@@ -6,8 +6,8 @@ Docs: https://facegps.github.io/facegps/actionunits.html.md"""
 
 # %% auto #0
 __all__ = ['MIDLINE_LANDMARKS', 'ACTION_UNITS', 'REAL_FACES', 'RINGS', 'HEAD_KEYS', 'HEAD_REST', 'mirror_map', 'face_frame',
-           'Bump', 'ActionUnit', 'au_displacement_at', 'au_field', 'fold_margin', 'forward_displacement', 'real_face',
-           'au_curve', 'head_curves', 'rotation', 'HeadWarp', 'au_truth', 'au_amplitude', 'intensity_for',
+           'Bump', 'ActionUnit', 'split_side', 'au_displacement_at', 'au_field', 'fold_margin', 'forward_displacement',
+           'real_face', 'au_curve', 'head_curves', 'rotation', 'HeadWarp', 'au_truth', 'au_amplitude', 'intensity_for',
            'render_frame', 'render_au_video']
 
 # %% ../nbs/11b_actionunits.ipynb #42466a67
@@ -60,12 +60,17 @@ class ActionUnit:
     bumps: tuple              # of `Bump`
     muscles: tuple = ()       # facegps MKS channels (`facegps.mks.MUSCLES`, without _R/_L) that should respond
 
-    def all_bumps(self) -> list:
-        "(landmark, (dx, dy) face coordinates, amp_iod, width_iod) of every bump, the mirrored ones included."
+    def all_bumps(self, side: str | None = None) -> list:
+        """(landmark, (dx, dy) face coordinates, amp_iod, width_iod) of every bump, the mirrored ones included;
+        `side` "R" or "L" keeps one half (FACS's unilateral R12, L12): the subject's right or left bumps, and the
+        midline bumps at half amplitude."""
         out, mm = [], mirror_map()
         for b in self.bumps:
-            out.append((b.landmark, tuple(b.direction), b.amp_iod, b.width_iod))
-            if b.mirror: out.append((int(mm[b.landmark]), (-b.direction[0], b.direction[1]), b.amp_iod, b.width_iod))
+            if not b.mirror:
+                out.append((b.landmark, tuple(b.direction), b.amp_iod * (0.5 if side else 1.0), b.width_iod))
+                continue
+            if side != "L": out.append((b.landmark, tuple(b.direction), b.amp_iod, b.width_iod))
+            if side != "R": out.append((int(mm[b.landmark]), (-b.direction[0], b.direction[1]), b.amp_iod, b.width_iod))
         return out
 
     def channels(self) -> list:
@@ -147,14 +152,22 @@ ACTION_UNITS = {au.code: au for au in [
 ]}
 
 # %% ../nbs/11b_actionunits.ipynb #400770be
+def split_side(code: str) -> tuple:
+    """(`base`, `side`) of an action-unit code: "AU12" → ("AU12", None); a unilateral "AU12_R" / "AU12_L" (FACS's R12,
+    L12: the subject's right or left half only) → ("AU12", "R"). `KeyError` for an unknown code."""
+    base, _, side = str(code).partition("_")
+    if base not in ACTION_UNITS or side not in ("", "R", "L"):
+        raise KeyError(f"unknown action unit {code!r}; known: {list(ACTION_UNITS)}, each also as _R or _L (one side)")
+    return base, side or None
+
 def _bump_table(landmarks: np.ndarray, aus: dict) -> tuple:
     "Centres (B×2 px), vector amplitudes (B×2 px, at the given intensities) and σ (B px) of the bumps of `aus`."
     origin, ex, ey, iod = face_frame(landmarks)
     c, a, s = [], [], []
     for code, inten in aus.items():
-        if code not in ACTION_UNITS: raise KeyError(f"unknown action unit {code!r}; known: {list(ACTION_UNITS)}")
+        base, side = split_side(code)
         if inten == 0: continue
-        for lm, (dx, dy), amp, w in ACTION_UNITS[code].all_bumps():
+        for lm, (dx, dy), amp, w in ACTION_UNITS[base].all_bumps(side):
             c.append(np.asarray(landmarks[lm, :2], np.float64))
             a.append(inten * amp * iod * (dx * ex + dy * ey)); s.append(w * iod)
     if not c: return np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0)

@@ -152,7 +152,7 @@ FAILURES = [
     ("batch: manifest naming a missing file", lambda i, o: ["batch", i.missing_csv, "-o", o, "--workers", "1", *FAST],
      1, lambda i: ["facegps: FAILED not_there: VideoError:", f"{i.missing_csv.parent / 'not_there.mp4'}: file not found"]),
     ("fetch: unknown name", lambda i, o: ["fetch", "smiles"],
-     2, lambda i: ["facegps: error: unknown sample name 'smiles'; choose from carphone, face, fer_model, noface, smile"]),
+     2, lambda i: ["facegps: error: unknown sample name 'smiles'; choose from carphone, face, fer_model, multi_face, noface, smile, still_anger, still_disgust, still_happy, still_surprise"]),
 ]
 
 
