@@ -7,11 +7,12 @@ Docs: https://facegps.github.io/facegps/ckplus.html.md"""
 # %% auto #0
 __all__ = ['EMOTIONS', 'STANDIN_NOTE', 'STANDIN_MARKER', 'PROTOTYPES', 'STANDIN_FACES', 'FRAME_SIZE', 'FRAME_IOD',
            'MIN_FOLD_MARGIN', 'STANDIN_SIZES', 'STUDY_PARAMS', 'GRID', 'FEATURE_SETS', 'FER_CLASSES', 'FER_TO_EMOTION',
-           'XGB_PARAMS', 'PAPER', 'CKPlusError', 'read_label', 'list_sequences', 'emotion_muscles', 'standin_face',
-           'fitting_intensities', 'render_sequence', 'make_standin', 'muscle_features', 'field_features',
-           'similarity_align', 'landmark_features', 'sequence_features', 'feature_columns', 'FERModel',
-           'fer_muscle_weights', 'weighted_muscle_features', 'subject_folds', 'make_classifier', 'cross_validate',
-           'importance_by_muscle', 'extract_features', 'evaluate', 'study_manifest', 'run_study']
+           'XGB_PARAMS', 'PAPER', 'STUDY_TEMPLATE', 'CKPlusError', 'read_label', 'list_sequences', 'emotion_muscles',
+           'standin_face', 'fitting_intensities', 'render_sequence', 'make_standin', 'muscle_features',
+           'field_features', 'similarity_align', 'landmark_features', 'sequence_features', 'feature_columns',
+           'FERModel', 'fer_muscle_weights', 'weighted_muscle_features', 'subject_folds', 'make_classifier',
+           'cross_validate', 'importance_by_muscle', 'extract_features', 'evaluate', 'study_manifest', 'run_study',
+           'run_study_report', 'plot_confusion', 'plot_importance_on_face']
 
 # %% ../nbs/16_ckplus.ipynb #47509460
 import json, os, re, shutil, tempfile, warnings
@@ -21,6 +22,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+import facegps
 from .core import FaceGPSError, is_quiet, progress, write_text_atomic
 from .video import IMAGE_EXTENSIONS, image_files
 
@@ -489,7 +491,7 @@ def run_study(data_dir, out_dir, use_fer_weights: bool = True, n_folds: int = 10
     seqs = list_sequences(data_dir)
     manifest = study_manifest(seqs, out / "analyses" / "manifest.csv")
     batch = run_batch(manifest, out / "analyses", params=STUDY_PARAMS, n_workers=workers, quiet=quiet)
-    failed = batch[batch["status"] != "done"][["video", "error"]] if "status" in batch else pd.DataFrame()
+    failed = batch.loc[batch["status"] == "failed", ["video", "error"]]     # "skipped": done by an earlier run
     feats = extract_features(out / "analyses", seqs, use_fer_weights, quiet=quiet)
     res = evaluate(feats, n_folds, seed)
     feats.to_parquet(out / "features.parquet", index=False)
@@ -504,3 +506,50 @@ def run_study(data_dir, out_dir, use_fer_weights: bool = True, n_folds: int = 10
     write_text_atomic(out / "study.json", json.dumps(meta, indent=2, default=str))
     return dict(res, sequences=seqs, failed=failed, standin=bool(seqs.attrs["standin"]), meta=meta)
 
+
+# %% ../nbs/16_ckplus.ipynb #52eac682
+STUDY_TEMPLATE = Path(facegps.__file__).parent / "assets" / "ckplus_study.ipynb"   # the papermill study notebook
+
+def run_study_report(data_dir, out_dir="reports", name: str = "ckplus", use_fer_weights: bool = True,
+                     n_folds: int = 10, seed: int = 0, workers: int | None = None, quiet=None) -> Path:
+    """Run the CK+ study (`run_study`) from its papermill notebook and render the report: `<out_dir>/<name>.html`,
+    the executed `<out_dir>/<name>.ipynb`, and the study's analyses and tables in `<out_dir>/<name>/`. The data
+    folder is checked first (`list_sequences`), so a wrong folder fails before anything runs. Returns the HTML path."""
+    from facegps.report import execute_report
+    list_sequences(data_dir)
+    parameters = dict(data_dir=str(Path(data_dir).resolve()), out_dir=name, use_fer_weights=bool(use_fer_weights),
+                      n_folds=int(n_folds), seed=int(seed), workers=int(workers or 0))
+    return execute_report(STUDY_TEMPLATE, out_dir, name, parameters, data_dir, title="CK+ evaluation",
+                          timeout_s=None, quiet=quiet)
+
+# %% ../nbs/16_ckplus.ipynb #67940721
+def plot_confusion(cm: pd.DataFrame, ax=None, title: str = ""):
+    "Draw the confusion matrix `cm` (true emotion × predicted, counts) with its counts and per-row recall."
+    import matplotlib.pyplot as plt
+    ax = ax or plt.gca()
+    M = cm.to_numpy()
+    rate = M / np.maximum(M.sum(1, keepdims=True), 1)
+    ax.imshow(rate, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(M.shape[1]), cm.columns, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(M.shape[0]), cm.index, fontsize=8)
+    for (i, j), v in np.ndenumerate(M):
+        if v: ax.text(j, i, int(v), ha="center", va="center", fontsize=8, color="white" if rate[i, j] > 0.6 else "black")
+    ax.set_xlabel("predicted"); ax.set_ylabel("true"); ax.set_title(title, fontsize=9)
+    return ax
+
+def plot_importance_on_face(importance: pd.Series, ax=None, title: str = ""):
+    """Draw each muscle's share of the classifier's importance (`importance_by_muscle`) as a disc on the canonical
+    face (its landmarks in gray) at the muscle's descriptor, area proportional to the share."""
+    import matplotlib.pyplot as plt
+    from facegps.manifold import load_template
+    from facegps.mks import muscle_descriptors
+    ax = ax or plt.gca()
+    P = load_template()["points"]
+    names, D = muscle_descriptors()
+    ax.scatter(P[:, 0], P[:, 1], s=1, c="0.75")
+    share = np.array([importance.get(n, 0.0) for n in names])
+    ax.scatter(D[:, 0], D[:, 1], s=3000 * share, c=share, cmap="plasma", alpha=0.7, edgecolors="k")
+    for (x, y), n, v in zip(D, names, share):
+        if v >= 0.08: ax.annotate(f"{v:.0%}", (x, y), ha="center", va="center", fontsize=7)
+    ax.set_aspect("equal"); ax.invert_yaxis(); ax.axis("off"); ax.set_title(title, fontsize=9)
+    return ax

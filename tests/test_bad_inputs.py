@@ -151,6 +151,10 @@ FAILURES = [
     # one bad video never stops a batch: it is listed (exit code 1), on one line
     ("batch: manifest naming a missing file", lambda i, o: ["batch", i.missing_csv, "-o", o, "--workers", "1", *FAST],
      1, lambda i: ["facegps: FAILED not_there: VideoError:", f"{i.missing_csv.parent / 'not_there.mp4'}: file not found"]),
+    ("study: not a CK+ folder", lambda i, o: ["study", "ckplus", i.empty_dir, "-o", o],
+     2, lambda i: [f"{i.empty_dir}: not a CK+ folder: it has no cohn-kanade-images/ inside"]),
+    ("study: a stand-in into a folder that holds other files", lambda i, o: ["study", "ckplus", i.clip.parent, "--make-standin", "-o", o],
+     2, lambda i: [f"{i.clip.parent}: exists and is not empty; give a new folder"]),
     ("fetch: unknown name", lambda i, o: ["fetch", "smiles"],
      2, lambda i: ["facegps: error: unknown sample name 'smiles'; choose from carphone, face, fer_model, multi_face, noface, smile, still_anger, still_disgust, still_happy, still_surprise"]),
 ]

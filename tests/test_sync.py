@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
@@ -50,11 +52,12 @@ def test_readme_is_generated_from_index_notebook():
     assert (ROOT / "README.md").read_text() == render(), "README.md is out of date: run `make readme`"
 
 
-def test_report_template_is_clean_and_shipped(tmp_path):
-    """The papermill template's source (nbs/reports/) is clean, and the copy shipped in the package is identical."""
-    src = ROOT / "nbs" / "reports" / "analysis_report.ipynb"
-    shipped = ROOT / "facegps" / "assets" / "analysis_report.ipynb"
-    copy = tmp_path / "analysis_report.ipynb"
+@pytest.mark.parametrize("template", ["analysis_report.ipynb", "ckplus_study.ipynb"])
+def test_report_template_is_clean_and_shipped(tmp_path, template):
+    """The papermill templates' sources (nbs/reports/) are clean, and the copies shipped in the package are identical."""
+    src = ROOT / "nbs" / "reports" / template
+    shipped = ROOT / "facegps" / "assets" / template
+    copy = tmp_path / template
     shutil.copy(src, copy)
     subprocess.run([str(BIN / "nbdev-clean"), "--fname", str(copy)], cwd=ROOT, check=True, capture_output=True)
     assert copy.read_bytes() == src.read_bytes(), f"{src} is not clean: run `make export`"
