@@ -35,6 +35,8 @@ export: $(STAMP)
 	cp nbs/reports/analysis_report.ipynb facegps/assets/analysis_report.ipynb
 	$(BIN)/nbdev-clean --fname nbs/reports/ckplus_study.ipynb
 	cp nbs/reports/ckplus_study.ipynb facegps/assets/ckplus_study.ipynb
+	$(BIN)/nbdev-clean --fname nbs/reports/states_report.ipynb
+	cp nbs/reports/states_report.ipynb facegps/assets/states_report.ipynb
 	$(BIN)/python tools/make_readme.py
 
 ## a headless browser for the test that renders a report (Debian's chromium; installed when missing and root)

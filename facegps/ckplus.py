@@ -464,10 +464,10 @@ def evaluate(features: pd.DataFrame, n_folds: int = 10, seed: int = 0, rows=None
         cm = pd.crosstab(pd.Categorical(features["emotion"], names), pd.Categorical([EMOTIONS[k] for k in res["pred"]], names),
                          dropna=False, rownames=["true"], colnames=["predicted"])
         confusion[r] = cm
-        recall[r] = 100 * np.diag(cm) / cm.sum(1).replace(0, np.nan)
+        recall[r] = 100 * np.diag(cm) / cm.sum(axis=1).replace(0, np.nan)
         if r.startswith("Face-GPS"): importance[r] = importance_by_muscle(res["models"], cols)
     pf = pd.DataFrame(per_fold, index=pd.RangeIndex(1, len(folds) + 1, name="fold")).T
-    summary = pd.DataFrame({"mean %": pf.mean(1), "sd %": pf.std(1, ddof=1), "folds": pf.shape[1],
+    summary = pd.DataFrame({"mean %": pf.mean(axis=1), "sd %": pf.std(axis=1, ddof=1), "folds": pf.shape[1],
                             "paper (CK+) %": [PAPER.get(r, np.nan) for r in pf.index]})
     return dict(per_fold=pf, summary=summary, recall=pd.DataFrame(recall).T, confusion=confusion,
                 importance=pd.DataFrame(importance).T,

