@@ -29,6 +29,7 @@ from .manifold import densify, face_triangles, interocular_distance, load_templa
 from .mks import (muscle_descriptors, rbf_kernels, kernel_gamma, mks_smooth, muscle_activations,
                          muscle_contractions, pull_directions)
 from .pose import CANONICAL_MODES, canonical_vertices, head_pose
+from .quality import frame_quality, quality_verdict
 from .smoothing import default_basis, smooth_in_space, smooth_in_time
 from .video import VideoReader
 from .store import RowStore
@@ -58,6 +59,8 @@ PARAM_HELP = {  # every parameter of the analysis, documented once (units in bra
     "overlay": 'write overlay.mp4 (H.264)',
     "overlay_scale": 'arrow length multiplier in the overlay (the true scale is in the data)',
     "max_frames": 'analyse only the first frames (None = all)',
+    "sharpness_min": 'face-quality gate: frames whose eye sharpness is below this fail [gray levels; seed 003: 3.0]',
+    "yaw_max": 'face-quality gate: frames turned more than this (perspective-n-point yaw) fail [degrees; seed 003: 50]',
     "fps": 'frame rate of an image sequence (a folder of frames) [frames/s]; None = 30, or the video file\'s own',
 }
 
@@ -89,6 +92,8 @@ class AnalysisParams:
     overlay_scale: float = 1.0
     max_frames: int | None = None
     fps: float | None = None
+    sharpness_min: float = 3.0
+    yaw_max: float = 50.0
 
     def check(self):
         "Raise `ValueError` naming the parameter, its value and what it may be; return self when all are valid."
@@ -112,6 +117,8 @@ class AnalysisParams:
         need(self.max_frames is None or (_is_int(self.max_frames) and self.max_frames >= 1), "max_frames", "None or an integer >= 1")
         need(self.fps is None or (isinstance(self.fps, (int, float)) and not isinstance(self.fps, bool) and 0 < self.fps <= 10_000),
              "fps", "None or a frame rate in (0, 10000] frames/s")
+        need(self.sharpness_min >= 0, "sharpness_min", ">= 0 (gray levels; 0 passes every face)")
+        need(0 < self.yaw_max <= 180, "yaw_max", "in (0, 180] degrees")
         from facegps.mks import MUSCLES, mks_weights
         w = self.muscle_weights
         mks_weights(list(w) if isinstance(w, np.ndarray) else w, len(MUSCLES), list(MUSCLES))   # raises on bad weights
@@ -261,15 +268,18 @@ class Analysis:
 MIN_VALID = 0.3   # a muscle whose skin the image flow measured at less than this share in a frame is not measured there
 
 def measured_activations(frames: pd.DataFrame, kind: str = "act", min_valid: float | None = MIN_VALID,
-                         muscles: list | None = None) -> pd.DataFrame:
+                         muscles: list | None = None, keep_low_quality: bool = False) -> pd.DataFrame:
     """The `kind`_<muscle> columns of a frames table (from `analyze_video` or frames.parquet), renamed to the muscle
     names and indexed by time (s), NaN in the frames where `valid_<muscle>` < `min_valid` (an occluder, a blink, a
     movement the flow could not follow: the value there comes from the landmarks, not from the image). `min_valid`
     None keeps every value. `muscles`: which (default: every `act_` column; `valid_points` is not a muscle); a muscle
     without a `valid_` column (an analysis from before they existed) is kept as it is. Peaks, rankings and summaries
-    should be taken from this, not from the raw columns."""
+    should be taken from this, not from the raw columns. Frames that fail the face-quality gate (`quality_ok` False:
+    blurred or turned away, `facegps.quality`) are NaN too unless `keep_low_quality`."""
     if muscles is None: muscles = [c[4:] for c in frames.columns if c.startswith("act_")]
     out = frames.set_index("time_s")[[f"{kind}_{m}" for m in muscles]].set_axis(list(muscles), axis=1).astype(float)
+    if not keep_low_quality and "quality_ok" in frames.columns:
+        out.loc[~frames["quality_ok"].to_numpy(bool)] = np.nan
     if min_valid is None or kind == "valid": return out
     for m in muscles:
         if f"valid_{m}" in frames.columns:
@@ -377,6 +387,7 @@ def _measure_frame(gray, lms, ref: dict, ctx: dict, is_ref: bool = False) -> dic
         out["mesh"] = landmark_displacement(lms, ref["lms"], pts, ctx["tri_ids"], ctx["weights"])
     t2 = time.perf_counter(); sec["flow_s"] = t2 - t1
     out["pose"] = head_pose(lms)
+    out["quality"] = frame_quality(gray, lms)
     t3 = time.perf_counter(); sec["pose_s"] = t3 - t2
     if p.smooth: out["space"] = smooth_in_space(out["raw"], ctx["basis"]())
     sec["smoothing_s"] = time.perf_counter() - t3
@@ -440,12 +451,12 @@ def _stream(reader, p, points, tri_ids, weights, work, busy, quiet) -> tuple:
             if k in stores: stores[k].append(nan[k] if result is None or k not in result else result[k])
         if result is not None:
             for k, v in result["sec"].items(): busy[k] += v
-        return (np.nan,) * 3 if result is None else result["pose"]
+        return ((np.nan,) * 3, (np.nan,) * 4) if result is None else (result["pose"], result["quality"])
 
     def drain(keep: int):
         while len(inflight) > keep or (inflight and (not isinstance(inflight[0][1], Future) or inflight[0][1].done())):
             k, r = inflight.popleft()
-            meta[k]["pose"] = write(r.result() if isinstance(r, Future) else r)
+            meta[k]["pose"], meta[k]["quality"] = write(r.result() if isinstance(r, Future) else r)
 
     def submit(k, gray, lms, is_ref):
         if gray is None: inflight.append((k, None))
@@ -537,6 +548,11 @@ def _finish(path, reader, p, tpl, points, stores, meta, ref, work, busy) -> tupl
     for k, m in enumerate(names): frames[f"act_{m}"] = acts[:, k]
     for k, m in enumerate(names): frames[f"mag_{m}"] = mags[:, k]
     for k, m in enumerate(names): frames[f"valid_{m}"] = np.where(usable, valid_musc[:, k], np.nan)
+    q = np.array([m["quality"] for m in meta], np.float64).reshape(T, 4)
+    verdicts = [quality_verdict(s, y, f, p.sharpness_min, p.yaw_max) for s, y, f in zip(q[:, 0], q[:, 1], found)]
+    frames["sharpness"], frames["yaw_pnp"], frames["pitch_pnp"], frames["roll_pnp"] = q.T
+    frames["quality_ok"] = [v[0] for v in verdicts]
+    frames["quality_reason"] = [v[1] for v in verdicts]
     disp = disp_s.array()
     mesh_disp = stores["mesh"].array() if "mesh" in stores else None
     res = Analysis(path, p, frames, points, disp, raw_s.array(), mks_s.array(), mesh_disp, stores["conf"].array(), lms, list(names), D,
@@ -546,14 +562,15 @@ def _finish(path, reader, p, tpl, points, stores, meta, ref, work, busy) -> tupl
                        frames_read=T, frames_with_face=track.n_with_face,
                        frames_interpolated=int(interpolated.sum()), frames_without_face=int((~usable).sum()),
                        reference_frame=ref["index"], fps=track.fps, truncated_at=track.truncated_at,
-                       muscles=list(names), quality=_quality(lms, track.n_faces))
+                       muscles=list(names), quality=_quality(lms, track.n_faces, frames))
     return res, stores["verts"].array()
 
 SMALL_FACE_IOD_PX = 60   # below this inter-ocular distance (image px) the flow resolves too little of the skin
 
-def _quality(lms: np.ndarray, n_faces: np.ndarray) -> dict:
+def _quality(lms: np.ndarray, n_faces: np.ndarray, frames: pd.DataFrame | None = None) -> dict:
     """Warnings that qualify the result (for summary.json and the report): a small face (the detection limit in % of
-    the inter-ocular distance grows as the face shrinks: one image px is a larger share of it) and several faces."""
+    the inter-ocular distance grows as the face shrinks: one image px is a larger share of it), several faces, and
+    frames failing the face-quality gate (`facegps.quality`: blurred or turned away), with the share that passed."""
     found = np.isfinite(lms).all((1, 2))
     step = max(1, int(found.sum()) // 50)                                     # the median of ≤ ~50 frames
     iod_px = float(np.median([interocular_distance(l) for l in np.asarray(lms)[found][::step]])) if found.any() else float("nan")
@@ -565,7 +582,19 @@ def _quality(lms: np.ndarray, n_faces: np.ndarray) -> dict:
     if most > 1:
         warnings.append(f"{most} faces in some frames (in {int((n_faces > 1).sum())} of {len(n_faces)}); the "
                         "followed one was chosen by the `face` rule, then kept by nearness")
-    return dict(iod_image_px=round(iod_px, 1), max_faces_seen=most, warnings=warnings)
+    out = dict(iod_image_px=round(iod_px, 1), max_faces_seen=most)
+    if frames is not None and "quality_ok" in frames:
+        face = frames["face_found"].to_numpy(bool)
+        ok = frames["quality_ok"].to_numpy(bool)
+        share = float(ok[face].mean()) if face.any() else 0.0
+        reasons = frames.loc[face & ~ok, "quality_reason"].str.split(" ").str[0].value_counts().to_dict()
+        out.update(frames_quality_ok=int(ok.sum()), quality_ok_share=round(share, 4),
+                   quality_failed={k: int(v) for k, v in reasons.items()},
+                   median_sharpness=round(float(np.nanmedian(frames["sharpness"])), 2) if face.any() else None)
+        if share < 1:
+            warnings.append(f"{int((face & ~ok).sum())} of {int(face.sum())} frames with a face fail the quality gate "
+                            f"({', '.join(f'{n} {k}' for k, n in reasons.items())}); they are left out of summaries")
+    return dict(out, warnings=warnings)
 
 def _jsonable(d: dict) -> dict:
     return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in d.items()}

@@ -462,6 +462,10 @@ def video_summary(frames: pd.DataFrame, summary: dict) -> dict:
         row[f"peak_{m}"] = float(np.nanmax(a)) if np.isfinite(a).any() else np.nan
     raw = frames[[f"act_{m}" for m in counted.columns]].to_numpy(float)
     row["frames_partly_unmeasured"] = int((np.isfinite(raw) & ~np.isfinite(counted.to_numpy(float))).any(1).sum())
+    if "quality_ok" in frames:
+        face = frames["face_found"].to_numpy(bool)
+        row["frames_quality_failed"] = int((face & ~frames["quality_ok"].to_numpy(bool)).sum())
+        row["median_sharpness"] = float(np.nanmedian(frames["sharpness"])) if face.any() else np.nan
     return row
 
 def provenance_table(summary: dict) -> pd.DataFrame:
@@ -477,6 +481,10 @@ def provenance_table(summary: dict) -> pd.DataFrame:
             "frames": f"{n} read, {int(s['frames_with_face'])} with a face, {int(s.get('frames_interpolated', 0))} "
                       f"interpolated, {int(s.get('frames_without_face', 0))} without a usable face",
             "frame rate": f"{fps:.3g} frames/s ({n / fps:.2f} s)" if fps else "unknown",
+            **({"face quality": f"{100 * s['quality']['quality_ok_share']:.0f} % of the frames with a face pass "
+                                f"(sharpness ≥ {p.get('sharpness_min', 3.0):g}, |yaw| ≤ {p.get('yaw_max', 50.0):g}°; median "
+                                f"sharpness {s['quality'].get('median_sharpness')}); failing frames are left out of the numbers"}
+               if "quality_ok_share" in s.get("quality", {}) else {}),
             "reference frame": f"{ref}" + (f" ({ref / fps:.2f} s)" if fps else ""),
             "canonical face": f"{int(s['canonical']['size'])} × {int(s['canonical']['size'])} px, inter-ocular distance "
                               f"{iod_px(s):.1f} canonical px",

@@ -53,8 +53,10 @@ def runs(mask: np.ndarray) -> list:
 
 MAX_UNMEASURED = 2   # a frame with more muscle channels unmeasured by the flow than this is left out of the state model
 
-def usable_frames(frames: pd.DataFrame, max_unmeasured: int = MAX_UNMEASURED, min_valid: float | None = None) -> np.ndarray:
-    """Frames of an analysis that may enter the state model: a face found (not only bridged over a long gap) and at
+def usable_frames(frames: pd.DataFrame, max_unmeasured: int = MAX_UNMEASURED, min_valid: float | None = None,
+                  keep_low_quality: bool = False) -> np.ndarray:
+    """Frames of an analysis that may enter the state model: a face found (not only bridged over a long gap), passing
+    the face-quality gate (`facegps.quality`; unless `keep_low_quality`), and at
     most `max_unmeasured` muscle channels unmeasured by the image flow (`valid_<muscle>` < `min_valid`, default
     `facegps.analyze.MIN_VALID`). An occluder (a hand, a cup) hides a region, several channels at once, and those
     frames are left out, never filled; a large real smile loses the flow on one or two channels at the lips (teeth
@@ -62,6 +64,7 @@ def usable_frames(frames: pd.DataFrame, max_unmeasured: int = MAX_UNMEASURED, mi
     from facegps.analyze import MIN_VALID
     ok = frames["face_found"].to_numpy(bool).copy()
     if "long_gap" in frames: ok &= ~frames["long_gap"].to_numpy(bool)
+    if "quality_ok" in frames and not keep_low_quality: ok &= frames["quality_ok"].to_numpy(bool)
     valid = frames[[c for c in frames.columns if c.startswith("valid_") and c != "valid_points"]].to_numpy(float)
     unmeasured = ~(valid >= (MIN_VALID if min_valid is None else min_valid))
     act = frames[[c for c in frames.columns if c.startswith("act_")]].to_numpy(float)

@@ -198,3 +198,23 @@ def test_an_image_sequence_is_analysed_like_the_video(tmp_path, smile_frames):
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert json.loads((tmp_path / "cli" / "summary.json").read_text())["fps"] == 15
+
+
+def test_blurred_frames_fail_the_quality_gate_and_leave_the_summaries(tmp_path, smile_frames):
+    "Frames 30–39 defocused (Gaussian σ 4 px): flagged 'blurred' per frame, out of the counted values, counted in summary.json."
+    import cv2
+    from facegps.analyze import measured_activations
+    frames = [cv2.GaussianBlur(f, (0, 0), 4) if 30 <= k < 40 else f for k, f in enumerate(smile_frames)]
+    res = analyze_video(write_video(tmp_path / "blurred.mp4", frames), tmp_path / "out", quiet=True, overlay=False)
+    f = pd.read_parquet(tmp_path / "out" / "frames.parquet")
+    assert {"sharpness", "yaw_pnp", "pitch_pnp", "roll_pnp", "quality_ok", "quality_reason"} <= set(f.columns)
+    assert not f["quality_ok"][30:40].any() and f["quality_ok"].drop(range(30, 40)).all()
+    assert f["quality_reason"][30:40].str.startswith("blurred (sharpness").all()
+    assert (f["sharpness"][30:40] < 3).all() and (f["sharpness"][:30] > 5).all()
+    assert (f["yaw_pnp"].abs() < 15).all()
+    act = measured_activations(f)
+    assert act.iloc[30:40].isna().all().all() and act.iloc[:15].notna().all().all()
+    assert measured_activations(f, keep_low_quality=True).iloc[30:40].notna().any().any()
+    q = json.loads((tmp_path / "out" / "summary.json").read_text())["quality"]
+    assert q["frames_quality_ok"] == 62 and q["quality_failed"] == {"blurred": 10}
+    assert any("fail the quality gate" in w for w in q["warnings"])
