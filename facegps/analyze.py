@@ -111,7 +111,8 @@ class AnalysisParams:
         need(0 < self.sigma_iod <= 1, "sigma_iod", "in (0, 1] (a fraction of the inter-ocular distance)")
         need(self.max_gap_s >= 0, "max_gap_s", ">= 0")
         need(_is_int(self.max_faces) and self.max_faces >= 1, "max_faces", "an integer >= 1")
-        need(self.face in FACE_RULES or (_is_int(self.face) and self.face >= 0), "face", f"one of {FACE_RULES} or a face index >= 0")
+        need(self.face in FACE_RULES or (_is_int(self.face) and self.face >= 0) or hasattr(self.face, "pick"), "face",
+             f"one of {FACE_RULES} or a face index >= 0")
         need(self.overlay_scale > 0, "overlay_scale", "> 0")
         need(self.reference is None or (_is_int(self.reference) and self.reference >= 0), "reference", "None or a frame index >= 0")
         need(self.max_frames is None or (_is_int(self.max_frames) and self.max_frames >= 1), "max_frames", "None or an integer >= 1")
@@ -597,4 +598,6 @@ def _quality(lms: np.ndarray, n_faces: np.ndarray, frames: pd.DataFrame | None =
     return dict(out, warnings=warnings)
 
 def _jsonable(d: dict) -> dict:
-    return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in d.items()}
+    "Parameters as JSON can hold them: arrays as lists, a followed person's track (`face`) by its description."
+    return {k: (v.tolist() if isinstance(v, np.ndarray) else v.describe() if hasattr(v, "describe") else v)
+            for k, v in d.items()}

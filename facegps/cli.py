@@ -151,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "activations and the overlay video; writes frames.parquet, displacement.npz, "
                                    "overlay.mp4 and summary.json into OUT (the output contract: nbs/11c_outputs.ipynb).")
     _add_video_analysis(p, required=True, help="output folder (created if missing)")
+    p.add_argument("--faces", choices=["one", "all"], default="one",
+                   help="one: follow one face (--face chooses; default); all: every person, clustered by identity "
+                        "(dlib's face-identity network), one analysis each in OUT/person_<k>/ and OUT/identities.json")
     p = sub.add_parser("report", help="the HTML report of a video (papermill)",
                        description="Execute the analysis report notebook on VIDEO with papermill: writes "
                                    "OUT/NAME.ipynb, OUT/NAME.html (standalone; open it in a browser) and the analysis "
@@ -393,6 +396,7 @@ def _analyze(args) -> int:
     from facegps.analyze import analyze_video
     video, params = check_video(args.video), _analysis_params(args)
     check_out_dir(args.out)
+    if getattr(args, "faces", "one") == "all": return _analyze_people(video, args, params)
     res = analyze_video(video, args.out, quiet=True if args.quiet else None, **params)
     s = res.summary
     print(f"{s['frames_with_face']} of {s['frames_read']} frames with a face; reference frame {s['reference_frame']}; "
@@ -401,6 +405,19 @@ def _analyze(args) -> int:
     act = res.activations()
     top = act.max().sort_values(ascending=False).head(3)
     print("strongest muscles (peak activation, canonical px): " + ", ".join(f"{k} {v:.2f}" for k, v in top.items()))
+    return 0
+
+def _analyze_people(video, args, params: dict) -> int:
+    from facegps.identity import analyze_identities
+    params.pop("face", None)
+    ids, res = analyze_identities(video, args.out, params=params, max_faces=max(params.pop("max_faces", 4), 4),
+                                  quiet=True if args.quiet else None)
+    t = ids.table()
+    print(f"{len(ids.people())} people in {len(t)} face tracks; identities in {Path(args.out) / 'identities.json'}:")
+    for person, r in res.items():
+        s = r.summary
+        print(f"  {Path(args.out) / f'person_{person}'}: {s['frames_with_face']} of {s['frames_read']} frames, tracks "
+              f"{', '.join(str(k) for k in t.index[t['person'] == person])}")
     return 0
 
 def _study(args) -> int:

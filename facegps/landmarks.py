@@ -67,6 +67,7 @@ class FaceMeshTracker:
             min_detection_confidence=min_detection_confidence, min_tracking_confidence=min_tracking_confidence)
         self.last_centroid, self.n_faces, self.settle, self._tracking = None, 0, 0 if static_image_mode else int(settle), False
         self.face = face
+        self.frame_index, self.candidates = -1, []   # the index of the frame being tracked; every face found in it
 
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()
@@ -76,6 +77,7 @@ class FaceMeshTracker:
         "Landmarks (468×3, pixels) of the followed face in `frame_bgr`, or None when no face is found."
         rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
         h, w = frame_bgr.shape[:2]
+        self.frame_index += 1
         res = self._mesh.process(rgb)
         pts = self._followed(res, h, w)
         if pts is not None and not self._tracking:           # a detection: track the same image until it settles
@@ -92,8 +94,17 @@ class FaceMeshTracker:
     def _followed(self, res, h: int, w: int):
         faces = res.multi_face_landmarks or []
         self.n_faces = len(faces)
-        if not faces: return None
+        if not faces:
+            self.candidates = []
+            return None
         cands = [np.array([(p.x * w, p.y * h, p.z * w) for p in f.landmark[:N_LANDMARKS]], np.float32) for f in faces]
+        self.candidates = cands
+        if hasattr(self.face, "pick"):                       # a given person's track (`facegps.identity.FollowTrack`)
+            k = self.face.pick(cands, self.frame_index)
+            if k is None: return None
+            pts = cands[k]
+            self.last_centroid = pts[:, :2].mean(0)
+            return pts
         pts = cands[choose_face(cands, self.last_centroid, self.face)]
         self.last_centroid = pts[:, :2].mean(0)
         return pts
