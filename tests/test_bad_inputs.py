@@ -156,7 +156,7 @@ FAILURES = [
     ("study: a stand-in into a folder that holds other files", lambda i, o: ["study", "ckplus", i.clip.parent, "--make-standin", "-o", o],
      2, lambda i: [f"{i.clip.parent}: exists and is not empty; give a new folder"]),
     ("fetch: unknown name", lambda i, o: ["fetch", "smiles"],
-     2, lambda i: ["facegps: error: unknown sample name 'smiles'; choose from carphone, face, fer_model, multi_face, noface, smile, still_anger, still_disgust, still_happy, still_surprise"]),
+     2, lambda i: ["facegps: error: unknown sample name 'smiles'; choose from carphone, dlib_identity, dlib_shape5, face, fer_model, multi_face, noface, smile, still_anger, still_disgust, still_happy, still_surprise"]),
 ]
 
 
