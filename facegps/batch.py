@@ -61,10 +61,13 @@ def unique_ids(names: list, keys: list, explicit: list | None = None) -> list:
     raise ValueError(f"the keys are not distinct: {sorted(keys)}")
 
 def find_videos(folder, extensions=VIDEO_EXTENSIONS) -> list:
-    "`VideoTask`s for the video files under `folder` (recursive, sorted by path; matched by extension)."
+    """`VideoTask`s for the videos under `folder` (recursive, sorted by path): video files (matched by extension) and
+    image sequences (folders that hold images directly, as CK+'s `cohn-kanade-images/S005/001/`)."""
     folder = Path(folder)
-    paths = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in extensions
-                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    visible = lambda p: not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    files = [p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in extensions and visible(p)]
+    sequences = [p for p in [folder, *folder.rglob("*")] if p.is_dir() and p != folder and visible(p) and image_files(p)]
+    paths = sorted(files + sequences)
     rel = [p.relative_to(folder) for p in paths]
     ids = unique_ids([r.with_suffix("").as_posix() for r in rel], [r.as_posix() for r in rel])
     return [VideoTask(i, p) for i, p in zip(ids, paths)]
@@ -115,7 +118,7 @@ def collect_tasks(source) -> list:
     source = Path(source)
     if not source.exists(): raise FaceGPSError("not found", source)
     tasks = find_videos(source) if source.is_dir() else read_manifest(source)
-    if not tasks: raise FaceGPSError(f"no videos found (extensions: {' '.join(VIDEO_EXTENSIONS)})", source)
+    if not tasks: raise FaceGPSError(f"no videos found (extensions: {' '.join(VIDEO_EXTENSIONS)}; or folders of images)", source)
     for t in tasks: t.path = t.path.absolute()      # workers may run elsewhere, in another working directory
     return tasks
 

@@ -510,10 +510,12 @@ def run_study(data_dir, out_dir, use_fer_weights: bool = True, n_folds: int = 10
     failed = batch.loc[batch["status"] == "failed", ["video", "error"]]     # "skipped": done by an earlier run
     feats = extract_features(out / "analyses", seqs, use_fer_weights, quiet=quiet)
     res = evaluate(feats, n_folds, seed)
-    feats.to_parquet(out / "features.parquet", index=False)
-    res["per_fold"].to_csv(out / "per_fold_accuracy.csv"); res["summary"].to_csv(out / "summary.csv")
-    res["recall"].to_csv(out / "recall.csv"); res["importance"].to_csv(out / "importance.csv")
-    for r, cm in res["confusion"].items(): cm.to_csv(out / f"confusion_{re.sub(r'[^a-z0-9]+', '_', r.lower()).strip('_')}.csv")
+    data = STANDIN_NOTE if seqs.attrs["standin"] else "CK+"          # every table says what it was computed on
+    feats.assign(data=data).to_parquet(out / "features.parquet", index=False)
+    for name in ("per_fold", "summary", "recall", "importance"):
+        res[name].assign(data=data).to_csv(out / f"{'per_fold_accuracy' if name == 'per_fold' else name}.csv")
+    for r, cm in res["confusion"].items():
+        cm.assign(data=data).to_csv(out / f"confusion_{re.sub(r'[^a-z0-9]+', '_', r.lower()).strip('_')}.csv")
     meta = dict(data_dir=str(Path(data_dir).resolve()), standin=bool(seqs.attrs["standin"]), sequences=len(seqs),
                 unlabelled=int(seqs.attrs["unlabelled"]), analysed=len(feats), failed=failed.to_dict("records"),
                 subjects=int(seqs["subject"].nunique()), n_folds=int(res["per_fold"].shape[1]), seed=seed,

@@ -298,3 +298,18 @@ def test_several_faces_are_a_column(flagged_batch, mixed_batch):
     assert s.max_faces_seen["two_faces"] == 2 and s.max_faces_seen["cut"] == 1
     mixed = pd.read_csv(mixed_batch[0] / "batch_summary.csv").set_index("video")
     assert mixed.max_faces_seen["smile"] == 1 and pd.isna(mixed.max_faces_seen["noface"])
+
+
+def test_a_folder_of_image_sequences_is_a_batch_of_videos(tmp_path, smile_frames):
+    "CK+'s layout: every folder that holds images is one video; video files beside them still count."
+    import cv2
+    from facegps.batch import find_videos
+    from conftest import write_video
+    for s, q in (("S005", "001"), ("S010", "002")):
+        d = tmp_path / "cohn-kanade-images" / s / q
+        d.mkdir(parents=True)
+        for k, f in enumerate(smile_frames[:3]): cv2.imwrite(str(d / f"{s}_{q}_{k + 1:08d}.png"), f)
+    write_video(tmp_path / "clip.mp4", smile_frames[:3])
+    tasks = find_videos(tmp_path)
+    assert [t.video_id for t in tasks] == ["clip", "cohn-kanade-images__S005__001", "cohn-kanade-images__S010__002"]
+    assert tasks[1].path.is_dir()
