@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 OUT    ?= reports
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test venv clean-venv export readme browser
+.PHONY: demo test venv clean-venv export readme browser docs
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"facegps needs Python 3.11 (mediapipe 0.10.21), found {sys.version.split()[0]}; set PYTHON=/path/to/python3.11"'
@@ -50,6 +50,10 @@ browser:
 
 clean-venv:
 	rm -rf $(VENV)
+
+## the book: every chapter executed and rendered to HTML in _docs/ (open _docs/index.html; about 6 minutes on 2 cores)
+docs: $(STAMP)
+	$(BIN)/python tools/make_docs.py _docs
 
 ## regenerate README.md from nbs/index.ipynb
 readme:
