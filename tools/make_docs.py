@@ -9,12 +9,14 @@ with nbconvert (already a dependency, through papermill), from the same notebook
 """
 import argparse
 import html
+import re
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+NATIVE_LOG = re.compile(r"^(INFO: |WARNING: All log messages|[WIEF]\d{4} [\d:. ]+\d+ \S+\.cc:\d+\]|\[(mov|h264|IPKernelApp)[^\]]*\] )")
 NBS = ROOT / "nbs"
 
 _PAGE = """{%- extends 'lab/index.html.j2' -%}
@@ -52,6 +54,11 @@ def build_page(path: Path, out: Path, timeout: int = 1200) -> tuple:
         if c.cell_type == "code": c.source = "\n".join(l for l in c.source.splitlines() if not l.startswith("#|"))
     NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NBS)}}).execute()
     nb.cells = [c for c in nb.cells if c.source.strip()]
+    for c in nb.cells:                        # the native libraries' log lines (MediaPipe, TFLite, FFmpeg) are noise here
+        for o in c.get("outputs", []):
+            if o.get("output_type") == "stream" and o.get("name") == "stderr":
+                o["text"] = "".join(l for l in o["text"].splitlines(keepends=True) if not NATIVE_LOG.match(l))
+        if c.cell_type == "code": c.outputs = [o for o in c.outputs if o.get("output_type") != "stream" or o["text"].strip()]
     exporter = HTMLExporter(extra_loaders=[jinja2.DictLoader({"facegps_book.html.j2": _PAGE})],
                             template_file="facegps_book.html.j2")
     title = title_of(nb) or path.stem
