@@ -77,6 +77,7 @@ class ExplorerData:
         self.fields = {k: npz_member(npz, v) for k, v in FIELDS.items()}
         with np.load(npz) as z:
             self.points, self.tri_ids, self.muscles = z["points"], z["tri_ids"], [str(m) for m in z["muscles"]]
+            self.descriptors = z["descriptors"]
         self.verts, self.landmarks = npz_member(npz, "warp_vertices"), npz_member(npz, "landmarks")
         self.video = FrameCache(self.summary["video"])
         self.iod = iod_px(self.summary)
@@ -151,7 +152,8 @@ def _png(img: np.ndarray) -> bytes: return cv2.imencode(".png", img)[1].tobytes(
 class Explorer:
     """The ipywidgets app of one analysis (`explore`): a frame slider with a play button; the frame with the field
     drawn on it beside the canonical face with the field or its heat map; muscle choice driving the activation curves
-    (noise band, a cursor at the frame) over the head-pose strip; raw / smoothed / MKS field and the arrow scale."""
+    (noise band, a cursor at the frame) over the head-pose strip; raw / smoothed / MKS field and the arrow scale. A click
+    on the canonical face selects the nearest muscle (`ipyevents`)."""
     def __init__(self, folder, muscles: list | None = None):
         import ipywidgets as w
         self.data = d = ExplorerData(folder)
@@ -172,10 +174,27 @@ class Explorer:
         self.slider.observe(lambda _: self.show(), "value")
         for c in (self.field, self.view, self.scale): c.observe(lambda _: self.show(), "value")
         self.muscle.observe(lambda _: self.replot(), "value")
+        try:
+            from ipyevents import Event
+            self._click = Event(source=self.canon_img, watched_events=["click"])
+            self._click.on_dom_event(self.clicked)
+        except ImportError: self._click = None                # without ipyevents the list picks the muscles
         controls = w.VBox([w.HBox([self.play, self.slider]), w.HBox([self.field, self.view]), self.scale])
         self.widget = w.VBox([controls, w.HBox([self.frame_img, self.canon_img]), w.HBox([self.curve_img, self.muscle]),
                               self.status])
         self.replot()
+
+    def nearest_muscle(self, x: float, y: float) -> str:
+        "The muscle whose descriptor is nearest to (`x`, `y`) canonical px."
+        return self.data.muscles[int(np.argmin(np.linalg.norm(self.data.descriptors - (x, y), axis=1)))]
+
+    def clicked(self, event: dict):
+        "A click on the canonical face (an ipyevents event: `dataX`, `dataY` in image px) selects the nearest muscle."
+        x, y = event.get("dataX"), event.get("dataY")
+        if x is None or y is None:                            # older ipyevents: scale the position in the element
+            x = event["relativeX"] * 256 / max(event.get("boundingRectWidth", 256), 1)
+            y = event["relativeY"] * 256 / max(event.get("boundingRectHeight", 256), 1)
+        self.muscle.value = (self.nearest_muscle(float(x), float(y)),)
 
     def replot(self):
         "Redraw the curves for the chosen muscles, then the frame."
