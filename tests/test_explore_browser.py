@@ -113,14 +113,14 @@ def test_explorer_in_jupyterlab(lab):
         assert "frame 40" in status, status
         with np.load(tmp / "smile" / "displacement.npz") as z:                     # a click on the canonical face ...
             names, D = [str(m) for m in z["muscles"]], z["descriptors"]
-        target = names.index("frontalis_L")
+        target = names.index("zygomaticus_major_L")
         canon = page.locator(".jp-OutputArea-output .widget-image").nth(1)
         box = canon.bounding_box()
         canon.click(position={"x": float(D[target, 0]) * box["width"] / 256, "y": float(D[target, 1]) * box["height"] / 256})
         page.wait_for_timeout(2500)
         chosen = page.locator(".jp-OutputArea-output .widget-select-multiple select").first.evaluate(
             "s => Array.from(s.selectedOptions).map(o => o.textContent.trim())")
-        assert chosen == ["frontalis_L"], chosen                                  # ... selects the nearest muscle
+        assert chosen == ["zygomaticus_major_L"], chosen                                  # ... selects the nearest muscle
         assert _changed(curve1, _png(curve)) > 0.005, "the curves did not follow the click"
         text = page.locator(".jp-OutputArea").first.inner_text()
         assert "Error displaying widget" not in text and "Traceback" not in text, text[-2000:]
