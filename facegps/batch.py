@@ -62,11 +62,12 @@ def unique_ids(names: list, keys: list, explicit: list | None = None) -> list:
 
 def find_videos(folder, extensions=VIDEO_EXTENSIONS) -> list:
     """`VideoTask`s for the videos under `folder` (recursive, sorted by path): video files (matched by extension) and
-    image sequences (folders that hold images directly, as CK+'s `cohn-kanade-images/S005/001/`)."""
+    image sequences (folders that hold at least 2 images directly, as CK+'s `cohn-kanade-images/S005/001/`; a lone
+    image beside videos, a thumbnail, is not a video)."""
     folder = Path(folder)
     visible = lambda p: not any(part.startswith(".") for part in p.relative_to(folder).parts)
     files = [p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in extensions and visible(p)]
-    sequences = [p for p in [folder, *folder.rglob("*")] if p.is_dir() and p != folder and visible(p) and image_files(p)]
+    sequences = [p for p in folder.rglob("*") if p.is_dir() and visible(p) and len(image_files(p)) >= 2]
     paths = sorted(files + sequences)
     rel = [p.relative_to(folder) for p in paths]
     ids = unique_ids([r.with_suffix("").as_posix() for r in rel], [r.as_posix() for r in rel])

@@ -310,6 +310,8 @@ def test_a_folder_of_image_sequences_is_a_batch_of_videos(tmp_path, smile_frames
         d.mkdir(parents=True)
         for k, f in enumerate(smile_frames[:3]): cv2.imwrite(str(d / f"{s}_{q}_{k + 1:08d}.png"), f)
     write_video(tmp_path / "clip.mp4", smile_frames[:3])
+    (tmp_path / "covers").mkdir()
+    cv2.imwrite(str(tmp_path / "covers" / "clip.jpg"), smile_frames[0])      # a lone thumbnail is not a video
     tasks = find_videos(tmp_path)
     assert [t.video_id for t in tasks] == ["clip", "cohn-kanade-images__S005__001", "cohn-kanade-images__S010__002"]
     assert tasks[1].path.is_dir()
