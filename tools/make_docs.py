@@ -51,7 +51,12 @@ def build_page(path: Path, out: Path, timeout: int = 1200) -> tuple:
     t0 = time.perf_counter()
     nb = nbformat.read(path, as_version=4)
     for c in nb.cells:                        # nbdev's directives are for the exporter, not for the reader
-        if c.cell_type == "code": c.source = "\n".join(l for l in c.source.splitlines() if not l.startswith("#|"))
+        if c.cell_type != "code": continue
+        lines = c.source.splitlines()
+        c.source = "\n".join(l for l in lines if not l.startswith("#|"))
+        if any(l.replace(" ", "") == "#|eval:false" for l in lines):    # shown, never run (as nbdev_test does)
+            c.cell_type, c.source = "markdown", f"```python\n{c.source}\n```"
+            for k in ("outputs", "execution_count"): c.pop(k, None)
     NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NBS)}}).execute()
     nb.cells = [c for c in nb.cells if c.source.strip()]
     for c in nb.cells:                        # the native libraries' log lines (MediaPipe, TFLite, FFmpeg) are noise here
