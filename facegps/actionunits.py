@@ -224,13 +224,13 @@ REAL_FACES = {  # name: (kind, sample name, upscale) — real neutral faces of t
 def real_face(name: str = "smile") -> tuple:
     "(BGR image, 468×3 landmarks in px) of a real neutral face of the samples (`REAL_FACES`), MediaPipe on the image."
     from facegps.data import sample_image, sample_video
-    from facegps.landmarks import FaceMeshTracker
+    from facegps.landmarks import image_landmarks
     from facegps.video import VideoReader
     if name not in REAL_FACES: raise KeyError(f"unknown face {name!r}; choose one of {list(REAL_FACES)}")
     kind, sample, up = REAL_FACES[name]
     img = cv2.imread(str(sample_image(sample))) if kind == "image" else next(iter(VideoReader(sample_video(sample)))).color
     if up != 1: img = cv2.resize(img, None, fx=up, fy=up, interpolation=cv2.INTER_CUBIC)
-    with FaceMeshTracker(max_faces=1, static_image_mode=True) as tracker: lms = tracker.track(img)
+    lms = image_landmarks(img)
     if lms is None: raise RuntimeError(f"MediaPipe found no face in the sample face {name!r}")
     return img, lms
 

@@ -9,10 +9,10 @@ __all__ = ['EMOTIONS', 'STANDIN_NOTE', 'STANDIN_MARKER', 'PROTOTYPES', 'STANDIN_
            'MIN_FOLD_MARGIN', 'STANDIN_SIZES', 'STUDY_PARAMS', 'GRID', 'FEATURE_SETS', 'FER_CLASSES', 'FER_TO_EMOTION',
            'XGB_PARAMS', 'PAPER', 'STUDY_TEMPLATE', 'CKPlusError', 'read_label', 'list_sequences', 'emotion_muscles',
            'standin_face', 'fitting_intensities', 'render_sequence', 'make_standin', 'muscle_features',
-           'field_features', 'similarity_align', 'landmark_features', 'sequence_features', 'feature_columns',
-           'FERModel', 'fer_muscle_weights', 'weighted_muscle_features', 'subject_folds', 'make_classifier',
-           'cross_validate', 'importance_by_muscle', 'extract_features', 'evaluate', 'study_manifest', 'run_study',
-           'run_study_report', 'plot_confusion', 'plot_importance_on_face']
+           'field_features', 'similarity_align', 'landmark_features', 'load_sequence', 'sequence_features',
+           'feature_columns', 'FERModel', 'fer_muscle_weights', 'weighted_muscle_features', 'subject_folds',
+           'make_classifier', 'cross_validate', 'importance_by_muscle', 'extract_features', 'evaluate',
+           'study_manifest', 'run_study', 'run_study_report', 'plot_confusion', 'plot_importance_on_face']
 
 # %% ../nbs/16_ckplus.ipynb #47509460
 import json, os, re, shutil, tempfile, warnings
@@ -119,25 +119,22 @@ def _source_image(sample: str, upscale: int) -> np.ndarray:
     img = next(iter(VideoReader(sample_video(sample)))).color if sample in SAMPLE_VIDEOS else cv2.imread(str(sample_image(sample)))
     return cv2.resize(img, None, fx=upscale, fy=upscale, interpolation=cv2.INTER_CUBIC) if upscale != 1 else img
 
-def _landmarks(img: np.ndarray, face=0, max_faces: int = 1):
-    from facegps.landmarks import FaceMeshTracker
-    with FaceMeshTracker(max_faces=max_faces, static_image_mode=True, face=face) as tracker: return tracker.track(img)
-
 def standin_face(subject: str) -> tuple:
     """(BGR image `FRAME_SIZE`, 468×3 landmarks px) of the stand-in's real face `subject` (`STANDIN_FACES`): the face
     scaled to an inter-ocular distance of `FRAME_IOD` px, eyes centred at 42 % of the height, the rest of the picture
     around it (border reflected where the source ends); landmarks by MediaPipe on that image."""
     from facegps.actionunits import face_frame
+    from facegps.landmarks import image_landmarks
     sample, which, up = STANDIN_FACES[subject]
     img = _source_image(sample, up)
-    lm = _landmarks(img, which, max_faces=5 if sample == "multi_face" else 1)
+    lm = image_landmarks(img, which, max_faces=5 if sample == "multi_face" else 1)
     if lm is None: raise RuntimeError(f"MediaPipe found no face {which} in the sample {sample!r}")
     origin, _, _, iod = face_frame(lm)
     s = FRAME_IOD / iod
     w, h = FRAME_SIZE
     M = np.array([[s, 0, w / 2 - s * origin[0]], [0, s, 0.42 * h - s * origin[1]]])
     out = cv2.warpAffine(img, M, (w, h), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
-    lm2 = _landmarks(out)
+    lm2 = image_landmarks(out)
     if lm2 is None: raise RuntimeError(f"MediaPipe found no face in the normalised stand-in face {subject}")
     return out, lm2
 
@@ -282,14 +279,9 @@ def field_features(disp: np.ndarray, points: np.ndarray, iod: float, grid: int =
     return out
 
 def similarity_align(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    "`src` (N×2) mapped by the least-squares similarity (rotation, scale, shift; Umeyama 1991) that best fits it to `dst`."
-    ms, md = src.mean(0), dst.mean(0)
-    a, b = src - ms, dst - md
-    U, S, Vt = np.linalg.svd(b.T @ a)
-    D = np.diag([1, np.sign(np.linalg.det(U @ Vt))])
-    R = U @ D @ Vt
-    s = np.trace(np.diag(S) @ D) / (a ** 2).sum()
-    return s * a @ R.T + md
+    "`src` (N×D) mapped by the least-squares similarity (rotation, scale, shift; `facegps.pose.umeyama`) that best fits it to `dst`."
+    from facegps.pose import umeyama
+    return umeyama(src, dst)(src)
 
 def landmark_features(landmarks: np.ndarray, ref: int, apex: int) -> dict:
     """The landmarks-only baseline: the 468 MediaPipe landmarks at the apex, pose-normalised (the similarity that
@@ -300,17 +292,26 @@ def landmark_features(landmarks: np.ndarray, ref: int, apex: int) -> dict:
     d = 100 * (similarity_align(a, r) - r) / face_frame(r)[3]
     return {f"lm_{i}_{c}": d[i, k] for i in range(len(d)) for k, c in enumerate(("dx", "dy"))}
 
-def sequence_features(video_dir) -> dict:
-    "All features of one analysed sequence (`muscle_features`, `field_features`, `landmark_features`), from its output folder."
-    from facegps.report import iod_px
+def load_sequence(video_dir) -> dict:
+    """What the features need of one analysed sequence, each file read once: `frames`, `summary`, `apex` (index),
+    `apex_disp` (P×2, the only frame of the field read), `points`, `landmarks` (T×468×3)."""
+    from facegps.store import npz_member
     v = Path(video_dir)
     frames = pd.read_parquet(v / "frames.parquet")
-    summary = json.loads((v / "summary.json").read_text())
-    iod, a = iod_px(summary), _apex_index(frames)
-    with np.load(v / "displacement.npz") as z:
-        disp, points, lms = z["disp"][a], z["points"], z["landmarks"]
-    ref = summary.get("reference_frame") or 0
-    return {**muscle_features(frames, iod), **field_features(disp, points, iod), **landmark_features(lms, ref, a)}
+    a = _apex_index(frames)
+    with np.load(v / "displacement.npz") as z: points, lms = z["points"], z["landmarks"]
+    return dict(frames=frames, summary=json.loads((v / "summary.json").read_text()), apex=a, points=points,
+                landmarks=lms, apex_disp=np.asarray(npz_member(v / "displacement.npz", "disp")[a]))
+
+def sequence_features(sequence) -> dict:
+    """All features of one analysed sequence (`muscle_features`, `field_features`, `landmark_features`), from its
+    output folder or what `load_sequence` read of it."""
+    from facegps.report import iod_px
+    s = sequence if isinstance(sequence, dict) else load_sequence(sequence)
+    iod, a = iod_px(s["summary"]), s["apex"]
+    ref = s["summary"].get("reference_frame") or 0
+    return {**muscle_features(s["frames"], iod), **field_features(s["apex_disp"], s["points"], iod),
+            **landmark_features(s["landmarks"], ref, a)}
 
 FEATURE_SETS = {   # row of the study table: (feature-name prefixes, what it is)
     "Face-GPS (MKS)": (("apex_act_", "last_third_act_", "peak_act_", "time_to_peak_", "apex_mag_"),
@@ -452,13 +453,12 @@ def extract_features(batch_dir, sequences: pd.DataFrame, use_fer_weights: bool =
     for s in progress(list(sequences.itertuples()), desc="features", quiet=quiet, unit="seq"):
         v = video_dir(batch_dir, s.id)
         if not (v / "summary.json").exists(): continue
-        f = sequence_features(v)
+        seq = load_sequence(v)
+        f = sequence_features(seq)
         row = dict(id=s.id, subject=s.subject, label=s.label, emotion=s.emotion, **f)
         if fer is not None:
-            frames = pd.read_parquet(v / "frames.parquet", columns=["face_found"])
-            a = _apex_index(frames)
-            with np.load(v / "displacement.npz") as z: lm = z["landmarks"][a]
-            p = fer.probabilities(cv2.imread(str(image_files(s.path)[a])), lm)
+            a = seq["apex"]
+            p = fer.probabilities(cv2.imread(str(image_files(s.path)[a])), seq["landmarks"][a])
             row.update({f"fer_{k}": q for k, q in p.items()}, **weighted_muscle_features(f, fer_muscle_weights(p)))
         rows.append(row)
     return pd.DataFrame(rows)

@@ -309,21 +309,13 @@ def console(verbose: bool = False, restore: bool = True):
             if sys.stderr is not old_stderr: sys.stderr.close(); sys.stderr = old_stderr
 
 # %% ../nbs/20_cli.ipynb #0f3e8d57
-_IMAGE_SIGNATURES = {b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG", b"II*\x00": "TIFF", b"MM\x00*": "TIFF",
-                     b"BM": "BMP"}
-
 def check_video(path) -> Path:
     """`path` if it opens as a video (a file, or a folder of images: an image sequence); else `VideoError` naming it:
     missing, a folder without images, empty, a still image (FFmpeg would read a JPEG renamed `.mp4` as a one-image
     'video' of unknown length), or not a readable video."""
-    from facegps.video import VideoError, probe_video
+    from facegps.video import probe_video
     path = Path(path)
-    if path.is_file():
-        with open(path, "rb") as f: head = f.read(12)
-        kind = next((k for sig, k in _IMAGE_SIGNATURES.items() if head.startswith(sig)), None)
-        if head[:4] == b"RIFF" and head[8:12] == b"WEBP": kind = "WebP"
-        if kind: raise VideoError(f"not a video: the file is a {kind} image", path)
-    probe_video(path)
+    probe_video(path)                 # names each of those problems (`facegps.video`), still images included
     return path
 
 def check_out_dir(out) -> Path:

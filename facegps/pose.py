@@ -21,7 +21,7 @@ STABLE_LANDMARKS = np.array([10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 109, 338,
 
 @dataclass
 class Similarity:
-    "y = scale · R x + t (R 3×3 rotation, `scale` unitless, `t` in the units of y)."
+    "y = scale · R x + t (R a D×D rotation, D = 2 or 3; `scale` unitless, `t` in the units of y)."
     scale: float
     R: np.ndarray
     t: np.ndarray
@@ -30,14 +30,14 @@ class Similarity:
         return self.scale * x @ self.R.T + self.t
 
 def umeyama(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> Similarity:
-    "Weighted least-squares similarity taking points `x` (N×3) onto `y` (N×3); `w` N non-negative weights."
+    "Weighted least-squares similarity taking points `x` (N×D) onto `y` (N×D), D = 2 or 3; `w` N non-negative weights."
     w = np.ones(len(x)) if w is None else np.asarray(w, float)
     w = w / w.sum()
     mx, my = w @ x, w @ y
     xc, yc = x - mx, y - my
     cov = (yc * w[:, None]).T @ xc
     u, s, vt = np.linalg.svd(cov)
-    d = np.ones(3); d[2] = np.sign(np.linalg.det(u @ vt))
+    d = np.ones(x.shape[1]); d[-1] = np.sign(np.linalg.det(u @ vt))
     R = (u * d) @ vt
     scale = float((s * d).sum() / (w @ (xc ** 2).sum(1)))
     return Similarity(scale, R, my - scale * mx @ R.T)

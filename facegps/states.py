@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 import facegps
+from .ckplus import similarity_align
 from .core import FaceGPSError, progress, write_text_atomic
 
 
@@ -87,14 +88,6 @@ def load_analysis(folder, name: str | None = None, meta: dict | None = None) -> 
 
 
 # %% ../nbs/17_states.ipynb #d10432fa
-def _similarity_fit(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    "`src` (N×D, D = 2 or 3) mapped by the least-squares similarity onto `dst` (Umeyama 1991)."
-    ms, md = src.mean(0), dst.mean(0)
-    a, b = src - ms, dst - md
-    U, S, Vt = np.linalg.svd(b.T @ a)
-    D = np.eye(src.shape[1]); D[-1, -1] = np.sign(np.linalg.det(U @ Vt))
-    return (np.trace(np.diag(S) @ D) / (a ** 2).sum()) * a @ (U @ D @ Vt).T + md
-
 def shape_deformation(points: np.ndarray, usable: np.ndarray, scale: float) -> np.ndarray:
     """T×(K·D) pose-normalised deformation: each usable frame's points (T×K×D) mapped by the similarity that best
     fits them onto the mean shape of the usable frames (rotation, scale and shift removed), minus that mean shape, in
@@ -103,9 +96,9 @@ def shape_deformation(points: np.ndarray, usable: np.ndarray, scale: float) -> n
     idx = np.flatnonzero(usable)
     mean = P[idx[0]]
     for _ in range(3):                                   # generalised Procrustes: align to the mean, update it
-        mean = np.mean([_similarity_fit(P[t], mean) for t in idx], axis=0)
+        mean = np.mean([similarity_align(P[t], mean) for t in idx], axis=0)
     out = np.full((len(P), P.shape[1] * P.shape[2]), np.nan)
-    for t in idx: out[t] = (100 * (_similarity_fit(P[t], mean) - mean) / scale).ravel()
+    for t in idx: out[t] = (100 * (similarity_align(P[t], mean) - mean) / scale).ravel()
     return out
 
 FEATURE_KINDS = ("muscles", "landmarks")
@@ -380,11 +373,12 @@ def is_track_file(path) -> str | None:
 # %% ../nbs/17_states.ipynb #69df29d7
 def state_mean_fields(rec: Record, states: pd.DataFrame, n_states: int) -> np.ndarray:
     "K×P×2: each state's mean canonical displacement field (canonical px) over its frames (NaN for an empty state)."
-    with np.load(rec.folder / "displacement.npz") as z: disp = z["disp"]
+    from facegps.store import npz_member
+    disp = npz_member(rec.folder / "displacement.npz", "disp")             # memory-mapped: only the state's frames are read
     s = states["state"].to_numpy(dtype=float, na_value=np.nan)
     out = np.full((n_states,) + disp.shape[1:], np.nan, np.float32)
     for k in range(n_states):
-        if (s == k).any(): out[k] = np.nanmean(disp[s == k], axis=0)
+        if (s == k).any(): out[k] = np.nanmean(np.asarray(disp[np.flatnonzero(s == k)]), axis=0)
     return out
 
 def closest_frames(model: StateModel, rec: Record) -> dict:

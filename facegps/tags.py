@@ -157,10 +157,6 @@ def expression_summary(E: np.ndarray, n_clusters: int = 10) -> pd.DataFrame:
 # %% ../nbs/19_tags.ipynb #77fe847e
 DEFAULT_THRESHOLD = {"facegps": 0.75, "fer": 0.55}   # the F1-best thresholds on the smile sample (the chapter; seed 003 uses 0.5)
 
-def _image_landmarks(img: np.ndarray):
-    from facegps.landmarks import FaceMeshTracker
-    with FaceMeshTracker(max_faces=1, static_image_mode=True) as t: return t.track(img)
-
 class _Embedder:
     "The per-frame embeddings of analysed videos, computed once each (`kind`: 'facegps' or 'fer')."
     def __init__(self, kind: str, work: Path, quiet=None):
@@ -193,7 +189,8 @@ class _Embedder:
             if self.kind != "fer": return None
             img = cv2.imread(ref.source)
             if img is None: raise TagError("not a readable image", ref.source)
-            lm = _image_landmarks(img)
+            from facegps.landmarks import image_landmarks
+            lm = image_landmarks(img)
             if lm is None: raise TagError("no face in the reference image", ref.source)
             e = self.fer.features(img, lm)
             return e / np.linalg.norm(e)
@@ -220,9 +217,8 @@ def tag_analysis(folder, refs: pd.DataFrame, embedder: _Embedder, threshold: flo
     tags, R = [u[0] for u in used], np.stack([u[1] for u in used])
     dist = distances(E, R)
     tag, best = assign_tags(dist, tags, threshold)
-    frames = pd.read_parquet(folder / "frames.parquet", columns=["frame", "time_s", "face_found"] +
-                             (["quality_ok"] if "quality_ok" in pd.read_parquet(folder / "frames.parquet").columns else []))
-    out = frames.assign(tag=tag, distance=best)
+    frames = pd.read_parquet(folder / "frames.parquet")
+    out = frames[[c for c in ("frame", "time_s", "face_found", "quality_ok") if c in frames]].assign(tag=tag, distance=best)
     for g in sorted(set(tags)):
         cols = [k for k, t in enumerate(tags) if t == g]
         out[f"dist_{g}"] = np.nanmin(np.where(np.isfinite(dist[:, cols]), dist[:, cols], np.nan), 1) if np.isfinite(dist[:, cols]).any() else np.nan
