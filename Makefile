@@ -39,6 +39,8 @@ export: $(STAMP)
 	cp nbs/reports/states_report.ipynb facegps/assets/states_report.ipynb
 	$(BIN)/nbdev-clean --fname nbs/reports/tags_report.ipynb
 	cp nbs/reports/tags_report.ipynb facegps/assets/tags_report.ipynb
+	$(BIN)/nbdev-clean --fname nbs/reports/hidden_study.ipynb
+	cp nbs/reports/hidden_study.ipynb facegps/assets/hidden_study.ipynb
 	$(BIN)/python tools/make_readme.py
 
 ## a headless browser for the test that renders a report (Debian's chromium; installed when missing and root)

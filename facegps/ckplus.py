@@ -153,14 +153,15 @@ def fitting_intensities(face: np.ndarray, landmarks: np.ndarray, aus: dict, shri
     return {c: k * v for c, v in aus.items()}
 
 def render_sequence(face: np.ndarray, landmarks: np.ndarray, aus: dict, n_frames: int, head: dict,
-                    noise_sigma: float = 2.0, seed: int = 0) -> list:
+                    noise_sigma: float = 2.0, seed: int = 0, curve: np.ndarray | None = None) -> list:
     """`n_frames` BGR frames of a CK+-like posed sequence: neutral on the first frame, the action units `aus`
-    (code → apex intensity) rising smoothly (`au_curve`) to their apex on the last; the head moving by `head`
+    (code → apex intensity) rising smoothly (`au_curve`) to their apex on the last (or following `curve`, n_frames
+    values in 0–1); the head moving by `head`
     (`HEAD_KEYS` → per-frame values); Gaussian sensor noise `noise_sigma` (gray levels), seeded."""
     from facegps.actionunits import HEAD_KEYS, HeadWarp, au_curve, au_field, fold_margin, render_frame
     rng = np.random.default_rng(seed)
     onset = rng.uniform(0, 0.25) * (n_frames - 1)
-    curve = au_curve(n_frames, onset, n_frames - 1, n_frames - 1, end=n_frames + 1.0)   # held at the last frame
+    if curve is None: curve = au_curve(n_frames, onset, n_frames - 1, n_frames - 1, end=n_frames + 1.0)   # apex: the last frame
     unit = sum(k * au_field(landmarks, face.shape, {c: 1.0}) for c, k in aus.items())
     if fold_margin(unit) <= MIN_FOLD_MARGIN: raise ValueError(f"the expression {aus} folds the image: lower its intensities")
     warp, frames = HeadWarp(landmarks, face.shape), []
@@ -181,12 +182,13 @@ def _standin_head(n: int, rng) -> dict:
 STANDIN_SIZES = {   # name: (subjects, intensities, frames per sequence (min, max))
     "full": (len(STANDIN_FACES), (0.8, 1.4), (10, 30)),
     "small": (len(STANDIN_FACES), (1.2,), (10, 14)),
+    "tiny": (3, (1.2,), (10, 12)),    # the hidden-emotion study's smallest run (tests)
 }
 
 def make_standin(out_dir, size: str | None = None, seed: int = 0, quiet=None) -> Path:
     """Write a **semi-synthetic stand-in** for CK+ into `out_dir`, in CK+'s exact layout (`cohn-kanade-images/`,
     `Emotion/`, `FACS/`), from the real faces of `STANDIN_FACES`: per subject, one sequence per emotion and
-    intensity of `STANDIN_SIZES[size]` (`size`: "full", or "small" — the default under `$CI`), neutral → apex over
+    intensity of `STANDIN_SIZES[size]` (`size`: "full", "small" — the default under `$CI` — or "tiny"), neutral → apex over
     10–30 frames, the emotion's EMFACS prototype (`PROTOTYPES`) rendered by `facegps.actionunits` with per-AU
     intensity jitter (×0.8–1.2, then scaled down where the image would fold, `fitting_intensities`), small head motion and sensor noise (σ 2), seeded. `STANDIN.txt` at its root says
     what it is. Written into a temporary folder and moved into place: an interrupted run leaves no dataset."""

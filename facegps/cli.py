@@ -193,17 +193,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive_int, nargs="+", default=[1, 2],
                    help="worker counts to compare (batch; default 1 2)")
     p.add_argument("-o", "--out", default=None, help="also write the tables as CSV into this folder")
-    p = sub.add_parser("study", help="studies on datasets: ckplus (CK+ emotion classification)",
+    p = sub.add_parser("study", help="studies on datasets: ckplus (CK+ emotion classification), hidden (hidden emotions, FAN)",
                        description="ckplus: the CK+ evaluation — every labelled sequence of DATA (CK+ as it ships: "
                                    "cohn-kanade-images/, Emotion/) analysed as a resumable Dask batch, per-muscle "
                                    "features, XGBoost with subject-independent k-fold CV, rows with and without FER "
                                    "weights, a landmarks-only and a dense-field baseline; writes OUT/ckplus.html and "
                                    "the tables in OUT/ckplus/. --make-standin first writes a semi-synthetic stand-in "
-                                   "into DATA (real faces, rendered expressions; small under $CI).")
-    p.add_argument("which", choices=["ckplus"], help="which study")
-    p.add_argument("data", help="the dataset folder (a CK+ copy, or where --make-standin writes the stand-in)")
+                                   "into DATA (real faces, rendered expressions; small under $CI). "
+                                   "hidden: the hidden-emotion study — DATA holds ckplus/ (CK+ as it ships) and hidden/ "
+                                   "(videos + labels.csv: path, subject, label); the Frame Attention Network trained on "
+                                   "plain, vector-enhanced and shuffled-arrows face crops, per-fold table, Wilcoxon tests; "
+                                   "writes OUT/hidden.html and OUT/hidden/. --make-standin writes both stand-ins.")
+    p.add_argument("which", choices=["ckplus", "hidden"], help="which study")
+    p.add_argument("data", help="the dataset folder (a CK+ copy, or a hidden-study folder; or where --make-standin writes the stand-in)")
     p.add_argument("-o", "--out", default="reports", help="reports folder (default: reports)")
-    p.add_argument("--make-standin", nargs="?", const="auto", choices=["auto", "small", "full"], default=None,
+    p.add_argument("--make-standin", nargs="?", const="auto", choices=["auto", "tiny", "small", "full"], default=None,
                    help="first write the semi-synthetic stand-in into DATA (must be new or empty; auto: small under "
                         "$CI, else full); a DATA that already holds a stand-in is used as it is")
     p.add_argument("--folds", type=_positive_int, default=10, help="subject-independent folds (default 10)")
@@ -211,6 +215,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-fer-weights", dest="fer_weights", action="store_false",
                    help="leave out the FER-weighted MKS row (no FER2013 CNN)")
     p.add_argument("--workers", type=_positive_int, default=None, help="local worker processes (default: the CPU count)")
+    p.add_argument("--device", choices=["cpu", "gpu"], default="cpu", help="hidden: where the network trains (default cpu)")
+    p.add_argument("--epochs", type=_positive_int, default=None, help="hidden: epochs per fold (default 30; 2 under $CI)")
+    p.add_argument("--image-size", type=_positive_int, default=None,
+                   help="hidden: crop side fed to the network, px (default 224; 64 under $CI)")
+    p.add_argument("--width", type=_positive_int, default=None,
+                   help="hidden: ResNet-18 base width (default 64, the standard ResNet-18; 8 under $CI)")
+    _add_common(p)
+    p = sub.add_parser("enhance", help="plain and vector-enhanced 224x224 face crops of a video",
+                       description="Analyse VIDEO (or reuse an analysis folder) and write the face of every frame "
+                                   "cropped and aligned (eyes level, inter-ocular distance fixed), plain and with the "
+                                   "muscle field drawn as arrows, from the same alignment: OUT/plain.mp4, "
+                                   "OUT/enhanced.mp4, OUT/enhance_frames.csv (arrow coverage per frame), OUT/enhance.json.")
+    p.add_argument("video", help="a video file, an image-sequence folder, or an analysis folder")
+    p.add_argument("-o", "--out", required=True, help="output folder (the analysis goes there too)")
+    p.add_argument("--size", type=_positive_int, default=224, help="crop side, px (default 224)")
+    p.add_argument("--fps", type=float, default=None, help="frame rate of an image sequence [frames/s] (default 30)")
     _add_common(p)
     p = sub.add_parser("states", help="expression states over time: a Gaussian HMM over the muscle record",
                        description="Fit a Gaussian hidden Markov model (full covariances) over the signed per-muscle "
@@ -356,6 +376,7 @@ def _run(args) -> int:
     if args.command == "study": return _study(args)
     if args.command == "states": return _states(args)
     if args.command == "tag": return _tag(args)
+    if args.command == "enhance": return _enhance(args)
     video = check_video(args.video)
     check_out_dir(args.out)
     summary = landmark_job(video, args.out, max_faces=args.max_faces, quiet=True if args.quiet else None)
@@ -433,6 +454,7 @@ def _study(args) -> int:
     from facegps import ckplus
     data, out = Path(args.data), check_out_dir(args.out)
     quiet = True if args.quiet else None
+    if args.which == "hidden": return _study_hidden(args, data, out, quiet)
     if args.make_standin:
         if (data / ckplus.STANDIN_MARKER).exists(): _say(f"using the stand-in already in {data}")
         else: ckplus.make_standin(data, None if args.make_standin == "auto" else args.make_standin, seed=args.seed, quiet=quiet)
@@ -460,6 +482,37 @@ def _states(args) -> int:
     for k, r in t.iterrows(): print(f"  state {k}: {100 * r['share']:.0f} % of frames, {int(r['episodes'])} episodes, "
                                     f"mean dwell {r['mean_dwell_s']:.2f} s")
     print(f"report: {html}")
+    return 0
+
+def _study_hidden(args, data: Path, out: Path, quiet) -> int:
+    import pandas as pd
+    from facegps import hidden
+    from facegps.fan import select_device
+    select_device(args.device)                           # a missing GPU fails before a stand-in is rendered
+    if args.make_standin:
+        if (data / "hidden" / hidden.STANDIN_MARKER).exists(): _say(f"using the stand-in already in {data}")
+        else: hidden.make_study_standin(data, None if args.make_standin == "auto" else args.make_standin, seed=args.seed, quiet=quiet)
+    html = hidden.run_study_report(data, out, device=args.device, epochs=args.epochs, image_size=args.image_size,
+                                   width=args.width, n_folds=args.folds, seed=args.seed, workers=args.workers, quiet=quiet)
+    meta = json.loads((out / "hidden" / "study.json").read_text())
+    s = pd.read_csv(out / "hidden" / "summary.csv", index_col=[0, 1])
+    c = meta["config"]
+    print(f"hidden-emotion study ({meta['data_kind']}): {meta['analysed']} sequences, {meta['subjects']} subjects, "
+          f"FAN width {c['width']}, {c['image_size']} px, {c['epochs']} epochs on {meta['device_name']}")
+    for (col, row), r in s.iterrows(): print(f"  {col} | {row}: {r['mean %']:.1f} ± {r['sd %']:.1f} %")
+    print(f"report: {html}")
+    return 0
+
+def _enhance(args) -> int:
+    from facegps.enhance import enhance_video
+    src = Path(args.video)
+    video = src if (src / "summary.json").is_file() else check_video(src)
+    out = check_out_dir(args.out)
+    info = enhance_video(video, out, size=args.size, quiet=True if args.quiet else None,
+                         **({"fps": args.fps} if args.fps else {}))
+    print(f"{info['frames_with_face']} of {info['frames']} frames cropped ({info['size']}×{info['size']} px); arrows cover "
+          f"{100 * info['arrow_fraction_mean']:.1f} % of a crop on average (at most {100 * info['arrow_fraction_max']:.1f} %)")
+    print(f"plain: {out / 'plain.mp4'}\nenhanced: {out / 'enhanced.mp4'}")
     return 0
 
 def _tag(args) -> int:

@@ -52,7 +52,8 @@ def test_readme_is_generated_from_index_notebook():
     assert (ROOT / "README.md").read_text() == render(), "README.md is out of date: run `make readme`"
 
 
-@pytest.mark.parametrize("template", ["analysis_report.ipynb", "ckplus_study.ipynb", "states_report.ipynb", "tags_report.ipynb"])
+@pytest.mark.parametrize("template", ["analysis_report.ipynb", "ckplus_study.ipynb", "states_report.ipynb", "tags_report.ipynb",
+                                      "hidden_study.ipynb"])
 def test_report_template_is_clean_and_shipped(tmp_path, template):
     """The papermill templates' sources (nbs/reports/) are clean, and the copies shipped in the package are identical."""
     src = ROOT / "nbs" / "reports" / template
