@@ -20,7 +20,8 @@ def test_study_hidden_on_a_fresh_tiny_standin(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert (reports / "hidden.html").exists() and (data / "hidden" / "labels.csv").exists()
     pf = pd.read_csv(reports / "hidden" / "per_fold_accuracy.csv", index_col=0)
-    rows = [f"{c} | {k}" for c in ("CK+", "CK+ & hidden") for k in ("FAN", "FAN+DISC", "FAN+DISC, shuffled arrows")]
+    rows = [f"{c} | {k}" for c in ("CK+", "CK+ & hidden") for k in ("FAN", "FAN+DISC", "FAN+DISC, shuffled arrows",
+                                                               "MKS features + XGBoost (reference)", "landmarks + XGBoost (reference)")]
     assert [c for c in pf.columns if c != "data_kind"] == rows and len(pf) == 3          # 3 subjects: 3 folds
     assert pf[rows].apply(lambda s: s.between(0, 100)).all().all()
     assert (pf["data_kind"].str.contains("semi-synthetic stand-in")).all()
