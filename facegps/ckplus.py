@@ -242,16 +242,16 @@ def _apex_index(frames: pd.DataFrame) -> int:
     if not len(found): raise CKPlusError("no frame with a face")
     return int(found[-1])
 
-def muscle_features(frames: pd.DataFrame, iod: float) -> dict:
+def muscle_features(frames: pd.DataFrame, iod: float, apex: int | None = None) -> dict:
     """Per muscle m, in % of the inter-ocular distance (`iod`, canonical px) unless said: `apex_act_m` (contraction
     along m's line of pull at the apex), `last_third_act_m` (its mean over the last third of the frames), `peak_act_m`,
-    `time_to_peak_m` (fraction of the sequence, 0–1), `apex_mag_m` (magnitude of the movement at the apex).
-    Unmeasured frames (`measured_activations`) are NaN, which XGBoost treats as missing."""
+    `time_to_peak_m` (fraction of the sequence, 0–1), `apex_mag_m` (magnitude of the movement at the apex). `apex`:
+    the apex frame when known (≥ 0), else the last frame with a face (CK+). Unmeasured frames (`measured_activations`) are NaN, which XGBoost treats as missing."""
     from facegps.analyze import measured_activations
     acts = measured_activations(frames, "act")
     act, mag = acts.to_numpy(float), measured_activations(frames, "mag").to_numpy(float)
     names = [c[4:] if c.startswith("act_") else c for c in acts.columns]
-    a, T = _apex_index(frames), len(frames)
+    a, T = (_apex_index(frames) if apex is None or apex < 0 else int(apex)), len(frames)
     third = act[max(0, T - max(1, T // 3)):]
     out = {}
     with np.errstate(all="ignore"), warnings.catch_warnings():
@@ -294,13 +294,14 @@ def landmark_features(landmarks: np.ndarray, ref: int, apex: int) -> dict:
     d = 100 * (similarity_align(a, r) - r) / face_frame(r)[3]
     return {f"lm_{i}_{c}": d[i, k] for i in range(len(d)) for k, c in enumerate(("dx", "dy"))}
 
-def load_sequence(video_dir) -> dict:
-    """What the features need of one analysed sequence, each file read once: `frames`, `summary`, `apex` (index),
+def load_sequence(video_dir, apex: int | None = None) -> dict:
+    """What the features need of one analysed sequence, each file read once: `frames`, `summary`, `apex` (index:
+    `apex` when known, ≥ 0; else the last frame with a face, as CK+ sequences end on it),
     `apex_disp` (P×2, the only frame of the field read), `points`, `landmarks` (T×468×3)."""
     from facegps.store import npz_member
     v = Path(video_dir)
     frames = pd.read_parquet(v / "frames.parquet")
-    a = _apex_index(frames)
+    a = _apex_index(frames) if apex is None or apex < 0 else int(apex)
     with np.load(v / "displacement.npz") as z: points, lms = z["points"], z["landmarks"]
     return dict(frames=frames, summary=json.loads((v / "summary.json").read_text()), apex=a, points=points,
                 landmarks=lms, apex_disp=np.asarray(npz_member(v / "displacement.npz", "disp")[a]))
@@ -312,7 +313,7 @@ def sequence_features(sequence) -> dict:
     s = sequence if isinstance(sequence, dict) else load_sequence(sequence)
     iod, a = iod_px(s["summary"]), s["apex"]
     ref = s["summary"].get("reference_frame") or 0
-    return {**muscle_features(s["frames"], iod), **field_features(s["apex_disp"], s["points"], iod),
+    return {**muscle_features(s["frames"], iod, a), **field_features(s["apex_disp"], s["points"], iod),
             **landmark_features(s["landmarks"], ref, a)}
 
 FEATURE_SETS = {   # row of the study table: (feature-name prefixes, what it is)
@@ -445,8 +446,8 @@ def importance_by_muscle(models: list, columns: list) -> pd.Series:
 PAPER = {"Face-GPS (MKS)": 85.0, "Face-GPS (MKS), FER weights": 86.1}   # seed 000, Table 1: CK+ accuracy (%), 10-fold CV
 
 def extract_features(batch_dir, sequences: pd.DataFrame, use_fer_weights: bool = True, quiet=None) -> pd.DataFrame:
-    """One row per analysed sequence of `sequences` (`list_sequences`) whose analysis in `batch_dir` (a
-    `facegps batch` output) finished: `id`, `subject`, `label`, `emotion`, every feature (`sequence_features`), and
+    """One row per analysed sequence of `sequences` (`list_sequences`; an `apex` column, when present, gives each
+    sequence's apex frame, −1 for the last) whose analysis in `batch_dir` (a `facegps batch` output) finished: `id`, `subject`, `label`, `emotion`, every feature (`sequence_features`), and
     with `use_fer_weights` the FER probabilities on the apex frame (`fer_<class>`) and the weighted muscle features."""
     from facegps.batch import video_dir
     from facegps.video import image_files
@@ -455,7 +456,7 @@ def extract_features(batch_dir, sequences: pd.DataFrame, use_fer_weights: bool =
     for s in progress(list(sequences.itertuples()), desc="features", quiet=quiet, unit="seq"):
         v = video_dir(batch_dir, s.id)
         if not (v / "summary.json").exists(): continue
-        seq = load_sequence(v)
+        seq = load_sequence(v, getattr(s, "apex", None))
         f = sequence_features(seq)
         row = dict(id=s.id, subject=s.subject, label=s.label, emotion=s.emotion, **f)
         if fer is not None:

@@ -12,7 +12,7 @@ __all__ = ['EMOTION_CODES', 'HIDDEN_NOTE', 'HIDDEN_AMPLITUDE_IOD', 'HIDDEN_SIZES
            'sequence_inputs', 'build_inputs', 'cross_validate_fan', 'paired_test', 'apex_frame', 'fer_visibility',
            'study_defaults', 'run_study', 'table1', 'plot_per_fold', 'plot_curves', 'run_study_report']
 
-# %% ../nbs/24_hidden_emotions.ipynb #a6c4af50
+# %% ../nbs/24_hidden_emotions.ipynb #cf170c84
 import json, os, re, shutil, tempfile
 from pathlib import Path
 
@@ -24,7 +24,7 @@ import facegps
 from .core import FaceGPSError, progress, write_text_atomic
 from .ckplus import EMOTIONS, PROTOTYPES, STANDIN_FACES, STANDIN_MARKER, STANDIN_NOTE
 
-# %% ../nbs/24_hidden_emotions.ipynb #bda27307
+# %% ../nbs/24_hidden_emotions.ipynb #7c35e1c4
 class HiddenError(FaceGPSError):
     "A hidden-emotion folder or its labels.csv is not as the study needs it."
 
@@ -65,7 +65,7 @@ def read_hidden_labels(folder) -> pd.DataFrame:
     out.attrs["standin"] = (folder / STANDIN_MARKER).exists()
     return out
 
-# %% ../nbs/24_hidden_emotions.ipynb #7af6af84
+# %% ../nbs/24_hidden_emotions.ipynb #7abe743d
 HIDDEN_NOTE = "semi-synthetic hidden stand-in: real faces with rendered micro-expressions (0.5–2 % IOD), not recorded suppressed emotions"
 HIDDEN_AMPLITUDE_IOD = (0.005, 0.02)   # the expression's largest movement, fraction of the inter-ocular distance
 HIDDEN_SIZES = {"full": (len(STANDIN_FACES), 2), "small": (len(STANDIN_FACES), 1), "tiny": (3, 1)}   # subjects, videos per emotion
@@ -135,7 +135,7 @@ def make_study_standin(data_dir, size: str | None = None, seed: int = 0, quiet=N
     make_hidden_standin(data / "hidden", size, seed=seed, quiet=quiet)
     return data
 
-# %% ../nbs/24_hidden_emotions.ipynb #9d1f374f
+# %% ../nbs/24_hidden_emotions.ipynb #4fef2656
 SOURCES = ("CK+", "hidden")
 DATA_COLUMNS = {"CK+": ("CK+",), "CK+ & hidden": ("CK+", "hidden")}   # seed 001's two data columns
 CONDITIONS = {"FAN": "plain", "FAN+DISC": "enhanced", "FAN+DISC, shuffled arrows": "shuffled"}
@@ -161,7 +161,7 @@ def study_sequences(data_dir) -> pd.DataFrame:
     df.attrs["standin"] = standin
     return df
 
-# %% ../nbs/24_hidden_emotions.ipynb #6269f7f9
+# %% ../nbs/24_hidden_emotions.ipynb #144a146d
 def evenly_spaced(valid: np.ndarray, k: int) -> np.ndarray:
     "`k` indices spread evenly over the True entries of `valid` (first and last included; repeats when there are fewer)."
     idx = np.flatnonzero(valid)
@@ -226,7 +226,7 @@ def build_inputs(batch_dir, sequences: pd.DataFrame, k: int = 8, image_size: int
         mask[i], frac[i], ok[i] = s["mask"], s["arrow_fraction"], s["mask"].any()
     return dict(X, mask=mask, arrow_fraction=frac, partner=partner, analysed=ok)
 
-# %% ../nbs/24_hidden_emotions.ipynb #01fd0f6d
+# %% ../nbs/24_hidden_emotions.ipynb #00486c5f
 def cross_validate_fan(X: np.ndarray, mask: np.ndarray, y: np.ndarray, folds: list, train_args: dict,
                        checkpoint_dir=None, tag: str = "", quiet=None) -> dict:
     """Per fold (`folds`: (train rows, test rows)), `fan.train_fan(X[train], …, **train_args)`, then the test rows'
@@ -248,7 +248,7 @@ def cross_validate_fan(X: np.ndarray, mask: np.ndarray, y: np.ndarray, folds: li
                             extra=dict(tag=tag, fold=k, classes=classes.tolist(), test_rows=np.asarray(test).tolist()))
     return dict(accuracy=acc, pred=pred, curves=pd.concat(curves, ignore_index=True), seconds_per_epoch=spe, device=dev)
 
-# %% ../nbs/24_hidden_emotions.ipynb #5252b68e
+# %% ../nbs/24_hidden_emotions.ipynb #ec727b70
 def paired_test(a, b) -> dict:
     """Wilcoxon signed-rank test (two-sided) of the per-fold differences b − a: `mean_diff`, `median_diff` (points),
     `statistic`, `p`, `folds`, `nonzero` (folds that differ). All-equal folds give p = 1 (no evidence either way)."""
@@ -259,7 +259,7 @@ def paired_test(a, b) -> dict:
     w = wilcoxon(d, zero_method="wilcox", alternative="two-sided")
     return dict(res, statistic=float(w.statistic), p=float(w.pvalue))
 
-# %% ../nbs/24_hidden_emotions.ipynb #07e8b7e4
+# %% ../nbs/24_hidden_emotions.ipynb #56018efc
 def apex_frame(frames: pd.DataFrame, apex: int = -1) -> int:
     "The apex: `apex` when known (≥ 0), else the frame with a face of the largest summed `act_` contraction (the last for CK+, which ends on it)."
     if apex >= 0: return int(apex)
@@ -296,7 +296,7 @@ def fer_visibility(batch_dir, sequences: pd.DataFrame, n_folds: int = 10, seed: 
                      "chance %": 100 * float(pd.Series(y).value_counts(normalize=True).max()) if y.size else np.nan})
     return pd.DataFrame(rows).set_index("source")
 
-# %% ../nbs/24_hidden_emotions.ipynb #a7830c5c
+# %% ../nbs/24_hidden_emotions.ipynb #de4b60c7
 def study_defaults() -> dict:
     "The training configuration by default: seed 001's size (224 px, standard ResNet-18, 30 epochs), tiny under `$CI` (64 px, width 8, 2 epochs)."
     from facegps.core import _env_true
@@ -333,7 +333,12 @@ dropout of 0.5 did not fit the stand-in's training folds within 30 epochs. Write
     y, subj, src = seqs["label"].to_numpy(), seqs["subject"].to_numpy(), seqs["source"].to_numpy()
     train_args = dict(epochs=cfg["epochs"], width=cfg["width"], batch_size=batch_size, lr=lr, seed=seed, device=device)
     from facegps.ckplus import cross_validate, extract_features, feature_columns
-    feats = extract_features(out / "analyses", seqs[keep], use_fer_weights=False, quiet=quiet).set_index("id")
+    from facegps.batch import video_dir
+    apex = seqs["apex"].to_numpy().copy()                              # hidden videos peak mid-video: find the apex
+    for i in np.flatnonzero(keep & (src == "hidden") & (apex < 0)):
+        apex[i] = apex_frame(pd.read_parquet(video_dir(out / "analyses", seqs["id"].iloc[i]) / "frames.parquet"))
+    feats = extract_features(out / "analyses", seqs[keep].assign(apex=apex[keep]), use_fer_weights=False,
+                             quiet=quiet).set_index("id")
     per_fold, tests, curves, folds_of, timing = {}, [], [], {}, {}
     columns = {c: s for c, s in DATA_COLUMNS.items() if all(x in set(src) for x in s)}
     for col, sources in columns.items():
@@ -380,7 +385,7 @@ dropout of 0.5 did not fit the stand-in's training folds within 30 epochs. Write
     return dict(per_fold=pf, summary=summary, tests=tests, visibility=vis, coverage=cover, meta=meta,
                 curves=pd.concat(curves, ignore_index=True), sequences=seqs, inputs=inputs)
 
-# %% ../nbs/24_hidden_emotions.ipynb #53b39238
+# %% ../nbs/24_hidden_emotions.ipynb #1bb7f8f6
 SEED001_TABLE = {   # seed 001, Table 1: mean out-of-sample accuracy (%), ResNet trained on the data
     ("CK+", "FAN"): 72.5, ("CK+", "FAN+DISC"): 83.0, ("CK+ & hidden", "FAN"): 77.6, ("CK+ & hidden", "FAN+DISC"): 83.0}
 
