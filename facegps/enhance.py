@@ -9,7 +9,7 @@ __all__ = ['CROP_SIZE', 'EYE_LINE', 'CROP_IOD', 'ARROW_MAX_IOD', 'ARROW_REF_IOD'
            'crop_matrix', 'aligned_crop', 'apply_affine', 'drawn_displacement', 'crop_arrows', 'draw_arrows',
            'arrow_fraction', 'enhance_analysis', 'distance_to_segments', 'enhance_video']
 
-# %% ../nbs/22_enhance.ipynb #8a0ca673
+# %% ../nbs/22_enhance.ipynb #8bbf9c4b
 import json
 from pathlib import Path
 
@@ -19,7 +19,7 @@ import pandas as pd
 
 from .core import FaceGPSError, progress, write_text_atomic
 
-# %% ../nbs/22_enhance.ipynb #826797d2
+# %% ../nbs/22_enhance.ipynb #ae707d03
 CROP_SIZE = 224          # crop side (px), as FAN's ResNet-18 expects
 EYE_LINE = 0.38          # height of the eye line in the crop (fraction of the side)
 CROP_IOD = 0.32          # inter-ocular distance in the crop (fraction of the side)
@@ -48,7 +48,7 @@ def apply_affine(M: np.ndarray, points: np.ndarray) -> np.ndarray:
     "`points` N×2 mapped by the 2×3 affine `M`."
     return np.asarray(points, np.float64) @ M[:, :2].T + M[:, 2]
 
-# %% ../nbs/22_enhance.ipynb #41ef7324
+# %% ../nbs/22_enhance.ipynb #53bba37a
 def drawn_displacement(disp: np.ndarray, iod: float) -> np.ndarray:
     """The displacement the arrows show (same units as `disp`, P×2): direction kept, length compressed from r (fraction
     of `iod`) to `ARROW_MAX_IOD`·tanh(r / `ARROW_REF_IOD`) of `iod`. NaN rows stay NaN."""
@@ -77,7 +77,7 @@ def arrow_fraction(plain: np.ndarray, enhanced: np.ndarray) -> float:
     "The share of pixels (0–1) that differ between a plain crop and its enhanced copy: the arrows' coverage."
     return float(np.any(plain != enhanced, axis=-1).mean())
 
-# %% ../nbs/22_enhance.ipynb #4b7a6a4b
+# %% ../nbs/22_enhance.ipynb #84137cba
 def _field_reader(analysis_dir):
     from facegps.report import iod_px
     from facegps.store import npz_member
@@ -88,37 +88,47 @@ def _field_reader(analysis_dir):
     return dict(summary=summary, points=points, tri_ids=tri_ids, iod=iod_px(summary), disp=npz_member(npz, "disp"),
                 verts=npz_member(npz, "warp_vertices"), landmarks=npz_member(npz, "landmarks"))
 
-def enhance_analysis(analysis_dir, frames=None, size: int = CROP_SIZE, field_from=None, quiet=None) -> dict:
+def enhance_analysis(analysis_dir, frames=None, size: int = CROP_SIZE, field_from=None, quiet=None,
+                     more_fields: tuple = ()) -> dict:
     """Plain and vector-enhanced crops of the analysed video in `analysis_dir`. `frames`: frame indices (default
-    all). `field_from`: another analysis folder whose field is drawn instead (matched by relative time). Returns
-    `frames` (indices), `face` (bool: landmarks and mesh found; crops of other frames are black), `plain` and
-    `enhanced` (N×size×size×3 uint8 BGR), `arrow_fraction` (N, 0–1, NaN without a face), `fps`."""
+    all; repeats allowed). `field_from`: another analysis folder whose field is drawn instead (matched by relative
+    time). Returns `frames` (indices), `face` (bool: landmarks and mesh found; crops of other frames are black),
+    `plain` and `enhanced` (N×size×size×3 uint8 BGR), `arrow_fraction` (N, 0–1, NaN without a face), `fps`.
+    `more_fields`: further folders (None: this analysis's own field) drawn on the same plain crops, in the same pass
+    over the video: `enhanced_more`, one N×size×size×3 array each."""
     from facegps.video import VideoReader
     a = _field_reader(analysis_dir)
-    f = a if field_from is None else _field_reader(field_from)
     n = len(a["verts"])
     idx = np.arange(n) if frames is None else np.asarray(frames, int)
     if len(idx) and (idx.min() < 0 or idx.max() >= n): raise ValueError(f"frames must lie in 0…{n - 1}")
-    src = np.rint(idx * (len(f["disp"]) - 1) / max(n - 1, 1)).astype(int) if field_from is not None else idx
-    want = dict(zip(idx.tolist(), range(len(idx))))
-    plain = np.zeros((len(idx), size, size, 3), np.uint8); enhanced = plain.copy()
+    fields = []
+    for folder in (field_from, *more_fields):                        # (field, its frame for each of idx)
+        f = a if folder is None else _field_reader(folder)
+        fields.append((f, idx if folder is None else np.rint(idx * (len(f["disp"]) - 1) / max(n - 1, 1)).astype(int)))
+    slots = {}
+    for k, t in enumerate(idx.tolist()): slots.setdefault(t, []).append(k)
+    plain = np.zeros((len(idx), size, size, 3), np.uint8)
+    drawn = [plain.copy() for _ in fields]
     face, frac = np.zeros(len(idx), bool), np.full(len(idx), np.nan)
     p = a["summary"]["parameters"]
     reader = VideoReader(a["summary"]["video"], max_frames=p.get("max_frames"), fps_override=p.get("fps"))
     for t, fr in enumerate(progress(reader, total=min(len(reader), n), desc="crops", quiet=quiet)):
         if t >= n: break
-        if t not in want: continue
-        k = want[t]
+        if t not in slots: continue
         lm, v = np.asarray(a["landmarks"][t], np.float64), np.asarray(a["verts"][t], np.float64)
         if not (np.isfinite(lm).all() and np.isfinite(v).all()): continue
         M = crop_matrix(lm, size)
-        plain[k] = aligned_crop(fr.color, M, size)
-        s, e, m = crop_arrows(np.asarray(f["disp"][src[k]], np.float64), f["points"], f["tri_ids"], v, M, f["iod"])
-        enhanced[k] = draw_arrows(plain[k], s, e, m)
-        face[k], frac[k] = True, arrow_fraction(plain[k], enhanced[k])
-    return dict(frames=idx, face=face, plain=plain, enhanced=enhanced, arrow_fraction=frac, fps=reader.fps)
+        crop = aligned_crop(fr.color, M, size)
+        ks = slots[t]
+        plain[ks] = crop
+        for (f, src), out in zip(fields, drawn):
+            out[ks] = draw_arrows(crop, *crop_arrows(np.asarray(f["disp"][src[ks[0]]], np.float64), f["points"],
+                                                     f["tri_ids"], v, M, f["iod"]))
+        face[ks], frac[ks] = True, arrow_fraction(crop, drawn[0][ks[0]])
+    return dict(frames=idx, face=face, plain=plain, enhanced=drawn[0], enhanced_more=drawn[1:], arrow_fraction=frac,
+                fps=reader.fps)
 
-# %% ../nbs/22_enhance.ipynb #128d7837
+# %% ../nbs/22_enhance.ipynb #f4f3283d
 def distance_to_segments(shape: tuple, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     "H×W distance (px) from each pixel centre to the nearest of the segments `starts`→`ends` (N×2 px, NaN rows skipped)."
     ok = np.isfinite(starts).all(1) & np.isfinite(ends).all(1)
@@ -127,7 +137,7 @@ def distance_to_segments(shape: tuple, starts: np.ndarray, ends: np.ndarray) -> 
         cv2.line(mask, tuple(int(x) for x in a), tuple(int(x) for x in b), 0, 1, shift=4)
     return cv2.distanceTransform(mask, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) if (mask == 0).any() else np.full(shape[:2], np.inf, np.float32)
 
-# %% ../nbs/22_enhance.ipynb #87ab5bc0
+# %% ../nbs/22_enhance.ipynb #8e4171ef
 ENHANCE_FILES = ("plain.mp4", "enhanced.mp4", "enhance_frames.csv", "enhance.json")
 
 def enhance_video(video, out_dir, size: int = CROP_SIZE, quiet=None, **params) -> dict:

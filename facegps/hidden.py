@@ -12,7 +12,7 @@ __all__ = ['EMOTION_CODES', 'HIDDEN_NOTE', 'HIDDEN_AMPLITUDE_IOD', 'HIDDEN_SIZES
            'sequence_inputs', 'build_inputs', 'cross_validate_fan', 'paired_test', 'apex_frame', 'fer_visibility',
            'study_defaults', 'run_study', 'table1', 'plot_per_fold', 'plot_curves', 'run_study_report']
 
-# %% ../nbs/24_hidden_emotions.ipynb #cf170c84
+# %% ../nbs/24_hidden_emotions.ipynb #442c54d2
 import json, os, re, shutil, tempfile
 from pathlib import Path
 
@@ -24,7 +24,7 @@ import facegps
 from .core import FaceGPSError, progress, write_text_atomic
 from .ckplus import EMOTIONS, PROTOTYPES, STANDIN_FACES, STANDIN_MARKER, STANDIN_NOTE
 
-# %% ../nbs/24_hidden_emotions.ipynb #7c35e1c4
+# %% ../nbs/24_hidden_emotions.ipynb #f6c55e98
 class HiddenError(FaceGPSError):
     "A hidden-emotion folder or its labels.csv is not as the study needs it."
 
@@ -65,7 +65,7 @@ def read_hidden_labels(folder) -> pd.DataFrame:
     out.attrs["standin"] = (folder / STANDIN_MARKER).exists()
     return out
 
-# %% ../nbs/24_hidden_emotions.ipynb #7abe743d
+# %% ../nbs/24_hidden_emotions.ipynb #0d95823f
 HIDDEN_NOTE = "semi-synthetic hidden stand-in: real faces with rendered micro-expressions (0.5–2 % IOD), not recorded suppressed emotions"
 HIDDEN_AMPLITUDE_IOD = (0.005, 0.02)   # the expression's largest movement, fraction of the inter-ocular distance
 HIDDEN_SIZES = {"full": (len(STANDIN_FACES), 2), "small": (len(STANDIN_FACES), 1), "tiny": (3, 1)}   # subjects, videos per emotion
@@ -135,7 +135,7 @@ def make_study_standin(data_dir, size: str | None = None, seed: int = 0, quiet=N
     make_hidden_standin(data / "hidden", size, seed=seed, quiet=quiet)
     return data
 
-# %% ../nbs/24_hidden_emotions.ipynb #4fef2656
+# %% ../nbs/24_hidden_emotions.ipynb #dac2d40e
 SOURCES = ("CK+", "hidden")
 DATA_COLUMNS = {"CK+": ("CK+",), "CK+ & hidden": ("CK+", "hidden")}   # seed 001's two data columns
 CONDITIONS = {"FAN": "plain", "FAN+DISC": "enhanced", "FAN+DISC, shuffled arrows": "shuffled"}
@@ -161,7 +161,7 @@ def study_sequences(data_dir) -> pd.DataFrame:
     df.attrs["standin"] = standin
     return df
 
-# %% ../nbs/24_hidden_emotions.ipynb #144a146d
+# %% ../nbs/24_hidden_emotions.ipynb #577cf628
 def evenly_spaced(valid: np.ndarray, k: int) -> np.ndarray:
     "`k` indices spread evenly over the True entries of `valid` (first and last included; repeats when there are fewer)."
     idx = np.flatnonzero(valid)
@@ -202,11 +202,10 @@ def sequence_inputs(analysis_dir, partner_dir, k: int, image_size: int) -> dict:
     if not len(idx):
         z = np.zeros((k, image_size, image_size, 3), np.uint8)
         return dict(out, plain=z, enhanced=z.copy(), shuffled=z.copy(), arrow_fraction=np.nan)
-    own = enhance_analysis(analysis_dir, idx, quiet=True)
-    other = enhance_analysis(analysis_dir, idx, field_from=partner_dir, quiet=True)
-    out["mask"] = own["face"]
-    return dict(out, plain=resize_crops(own["plain"], image_size), enhanced=resize_crops(own["enhanced"], image_size),
-                shuffled=resize_crops(other["enhanced"], image_size), arrow_fraction=float(np.nanmean(own["arrow_fraction"])))
+    E = enhance_analysis(analysis_dir, idx, more_fields=(partner_dir,), quiet=True)   # one pass over the video
+    out["mask"] = E["face"]
+    return dict(out, plain=resize_crops(E["plain"], image_size), enhanced=resize_crops(E["enhanced"], image_size),
+                shuffled=resize_crops(E["enhanced_more"][0], image_size), arrow_fraction=float(np.nanmean(E["arrow_fraction"])))
 
 def build_inputs(batch_dir, sequences: pd.DataFrame, k: int = 8, image_size: int = 224, seed: int = 0, quiet=None) -> dict:
     """The inputs of every sequence of `sequences` analysed in `batch_dir` (a `facegps batch` output): `plain`,
@@ -226,7 +225,7 @@ def build_inputs(batch_dir, sequences: pd.DataFrame, k: int = 8, image_size: int
         mask[i], frac[i], ok[i] = s["mask"], s["arrow_fraction"], s["mask"].any()
     return dict(X, mask=mask, arrow_fraction=frac, partner=partner, analysed=ok)
 
-# %% ../nbs/24_hidden_emotions.ipynb #00486c5f
+# %% ../nbs/24_hidden_emotions.ipynb #84e56ee8
 def cross_validate_fan(X: np.ndarray, mask: np.ndarray, y: np.ndarray, folds: list, train_args: dict,
                        checkpoint_dir=None, tag: str = "", quiet=None) -> dict:
     """Per fold (`folds`: (train rows, test rows)), `fan.train_fan(X[train], …, **train_args)`, then the test rows'
@@ -248,7 +247,7 @@ def cross_validate_fan(X: np.ndarray, mask: np.ndarray, y: np.ndarray, folds: li
                             extra=dict(tag=tag, fold=k, classes=classes.tolist(), test_rows=np.asarray(test).tolist()))
     return dict(accuracy=acc, pred=pred, curves=pd.concat(curves, ignore_index=True), seconds_per_epoch=spe, device=dev)
 
-# %% ../nbs/24_hidden_emotions.ipynb #ec727b70
+# %% ../nbs/24_hidden_emotions.ipynb #ee062912
 def paired_test(a, b) -> dict:
     """Wilcoxon signed-rank test (two-sided) of the per-fold differences b − a: `mean_diff`, `median_diff` (points),
     `statistic`, `p`, `folds`, `nonzero` (folds that differ). All-equal folds give p = 1 (no evidence either way)."""
@@ -259,7 +258,7 @@ def paired_test(a, b) -> dict:
     w = wilcoxon(d, zero_method="wilcox", alternative="two-sided")
     return dict(res, statistic=float(w.statistic), p=float(w.pvalue))
 
-# %% ../nbs/24_hidden_emotions.ipynb #56018efc
+# %% ../nbs/24_hidden_emotions.ipynb #4cff463c
 def apex_frame(frames: pd.DataFrame, apex: int = -1) -> int:
     "The apex: `apex` when known (≥ 0), else the frame with a face of the largest summed `act_` contraction (the last for CK+, which ends on it)."
     if apex >= 0: return int(apex)
@@ -284,7 +283,10 @@ def fer_visibility(batch_dir, sequences: pd.DataFrame, n_folds: int = 10, seed: 
             fr = pd.read_parquet(v / "frames.parquet")
             first = int(np.flatnonzero(fr["face_found"].to_numpy(bool))[0]); a = apex_frame(fr, s.apex)
             lms = npz_member(v / "displacement.npz", "landmarks")
-            imgs = {t: f.color for t, f in enumerate(VideoReader(s.path, fps_override=30.0)) if t in (first, a)}
+            imgs = {}
+            for t, f in enumerate(VideoReader(s.path, fps_override=30.0)):     # decode no further than needed
+                if t in (first, a): imgs[t] = f.color
+                if t >= max(first, a): break
             p0, pa = (fer.probabilities(imgs[t], np.asarray(lms[t])) for t in (first, a))
             top1.append(FER_TO_EMOTION.get(max(pa, key=pa.get)) == s.emotion)
             change.append([pa[c] - p0[c] for c in FER_CLASSES]); y.append(s.label); subjects.append(s.subject)
@@ -296,7 +298,7 @@ def fer_visibility(batch_dir, sequences: pd.DataFrame, n_folds: int = 10, seed: 
                      "chance %": 100 * float(pd.Series(y).value_counts(normalize=True).max()) if y.size else np.nan})
     return pd.DataFrame(rows).set_index("source")
 
-# %% ../nbs/24_hidden_emotions.ipynb #de4b60c7
+# %% ../nbs/24_hidden_emotions.ipynb #33d8c9fb
 def study_defaults() -> dict:
     "The training configuration by default: seed 001's size (224 px, standard ResNet-18, 30 epochs), tiny under `$CI` (64 px, width 8, 2 epochs)."
     from facegps.core import _env_true
@@ -385,7 +387,7 @@ dropout of 0.5 did not fit the stand-in's training folds within 30 epochs. Write
     return dict(per_fold=pf, summary=summary, tests=tests, visibility=vis, coverage=cover, meta=meta,
                 curves=pd.concat(curves, ignore_index=True), sequences=seqs, inputs=inputs)
 
-# %% ../nbs/24_hidden_emotions.ipynb #1bb7f8f6
+# %% ../nbs/24_hidden_emotions.ipynb #f44182d5
 SEED001_TABLE = {   # seed 001, Table 1: mean out-of-sample accuracy (%), ResNet trained on the data
     ("CK+", "FAN"): 72.5, ("CK+", "FAN+DISC"): 83.0, ("CK+ & hidden", "FAN"): 77.6, ("CK+ & hidden", "FAN+DISC"): 83.0}
 
