@@ -12,6 +12,7 @@ from functools import lru_cache
 
 import cv2
 import numpy as np
+import scipy.sparse as sp
 
 from .manifold import boundary_loops, edge_triangle_counts, face_triangles, load_template, non_surface_cliques
 
@@ -87,22 +88,31 @@ class CanonicalWarp:
         t = ids[yy, xx]
         self._bary = barycentric(np.stack([xx, yy], 1).astype(np.float64), allpts[tris[t]]).astype(np.float32)
         self._pixel_verts = tris[t]                                              # vertex ids of every drawn pixel
+        n, off = len(allpts), np.flatnonzero(~self._drawn.ravel())
+        rows = np.r_[np.repeat(np.flatnonzero(self._drawn.ravel()), 3), off]    # every canonical pixel, row-major
+        cols = np.r_[self._pixel_verts.ravel(), np.full(len(off), n)]            # column n: the constant −1 off the face
+        self._sampler = sp.csr_matrix((np.r_[self._bary.ravel(), np.ones(len(off), np.float32)], (rows, cols)),
+                                      shape=(self.size * self.size, n + 1))
 
     def _with_centres(self, vertices: np.ndarray) -> np.ndarray:
         v = np.asarray(vertices, np.float32)[:, :2]
         return np.concatenate([v, [v[h].mean(0) for h in self.holes]]) if self.holes else v
 
+    def map_xy(self, vertices: np.ndarray) -> np.ndarray:
+        """The `cv2.remap` map (size×size×2 float32: frame x, y of every canonical pixel, −1 off the face) for frame
+        vertex positions (468×2, px): one sparse product of the pixels' barycentric weights with the vertices."""
+        v = np.concatenate([self._with_centres(vertices), [[-1.0, -1.0]]]).astype(np.float32)
+        return (self._sampler @ v).astype(np.float32, copy=False).reshape(self.size, self.size, 2)
+
     def maps(self, vertices: np.ndarray) -> tuple:
         "`cv2.remap` maps (size×size float32 x and y, −1 off the face) for frame vertex positions (468×2, px)."
-        src = np.einsum("mk,mkd->md", self._bary, self._with_centres(vertices)[self._pixel_verts])
-        mx = np.full((self.size, self.size), -1, np.float32); my = mx.copy()
-        mx[self._drawn], my[self._drawn] = src[:, 0], src[:, 1]
-        return mx, my
+        m = self.map_xy(vertices)
+        return np.ascontiguousarray(m[..., 0]), np.ascontiguousarray(m[..., 1])
 
     def warp(self, image: np.ndarray, vertices: np.ndarray, border_value=0) -> np.ndarray:
         "`image` (H×W or H×W×C) warped onto the canonical face (size×size[×C]), `border_value` off the face."
-        mx, my = self.maps(vertices)
-        return cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=border_value)
+        return cv2.remap(image, self.map_xy(vertices), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                         borderValue=border_value)
 
 @lru_cache(maxsize=None)
 def default_warp(fill_holes: bool = False) -> CanonicalWarp:

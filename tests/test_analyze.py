@@ -100,7 +100,7 @@ def test_an_occluded_mouth_is_flagged_not_reported(tmp_path, smile):
              "depressor_anguli_oris_R", "depressor_anguli_oris_L"]
     valid = res.activations("valid")[mouth].to_numpy()
     assert (valid[40:50] < 0.3).mean() > 0.8                                     # flagged in the occluded frames
-    assert (valid[30:40] >= 0.3).mean() > 0.8 and (valid[:15] >= 0.9).all()     # measured before
+    assert (valid[30:40] >= 0.3).mean() > 0.8 and (valid[:15] >= 0.85).all()    # measured before (half-resolution DIS: 0.895 at least)
     act = measured_activations(res.frames)
     assert act.iloc[40:50][mouth].isna().mean().mean() > 0.8                    # no value where nothing was measured
     raw = res.activations()
