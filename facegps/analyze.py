@@ -305,8 +305,7 @@ def measured_activations(frames: pd.DataFrame, kind: str = "act", min_valid: flo
     return out
 
 # %% ../nbs/11_analyze.ipynb #b526e01e
-PIPELINE_THREADS = max(1, min(3, (os.cpu_count() or 2) - 1))   # flow workers beside the landmark thread (a core is
-                                                                # MediaPipe's); 0 = no threads
+PIPELINE_THREADS = min(2, os.cpu_count() or 1)   # flow worker threads beside the landmark thread; 0 = no threads
 PIPELINE_DEPTH = 8                              # frames queued between the steps
 TIME_CHUNK = 1 << 18                            # values (frames × points) per chunk of the time smoothing
 

@@ -57,6 +57,7 @@ BENCH_CONFIGS = {   # name: (analyze_video parameters, or None for raw image flo
     "mesh": (dict(canonical="mesh"), "act_"),
     "v1-like": (dict(flow="lk", refine=False, landmark_fill=False), "mag_"),   # landmark pose only, LK, magnitudes
     "lk": (dict(flow="lk"), "act_"),
+    "full-res DIS": (dict(dis_scale=0), "act_"),   # the previous default: DIS refined to full resolution
     "default": ({}, "act_"),
 }
 

@@ -137,11 +137,11 @@ def _lk_fb(ref: np.ndarray, cur: np.ndarray, p0: np.ndarray, win: int, levels: i
 # %% ../nbs/07_flow.ipynb #b8fb68b6
 DIS_MARGIN = 16   # canonical px around the points' bounding box that the DIS flow also covers (two 8-px patches)
 
-def _points_box(p: np.ndarray, W: int, H: int, margin: int = DIS_MARGIN, as_slices: bool = False):
-    "The points' (P×2, inside a W×H image) bounding box grown by `margin` px and clipped: (x0, y0) or (rows, cols) slices."
+def _points_box(p: np.ndarray, W: int, H: int, margin: int = DIS_MARGIN) -> tuple:
+    "The points' (P×2, inside a W×H image) bounding box grown by `margin` px and clipped, as (rows, cols) slices."
     x0, y0 = np.maximum(np.floor(p.min(0)).astype(int) - margin, 0)
     x1, y1 = np.minimum(np.ceil(p.max(0)).astype(int) + margin + 1, (W, H))
-    return (slice(y0, y1), slice(x0, x1)) if as_slices else (x0, y0)
+    return slice(y0, y1), slice(x0, x1)
 
 def flow_at_points(ref_gray: np.ndarray, cur_gray: np.ndarray, points: np.ndarray, method: str = "lk",
                    win: int = 9, levels: int = 2, fb_max: float = 0.5, dis_preset: str = "medium",
@@ -173,7 +173,8 @@ def flow_at_points(ref_gray: np.ndarray, cur_gray: np.ndarray, points: np.ndarra
             g = None if init is None else np.nan_to_num(np.asarray(init, np.float32).reshape(-1, 2)[valid])
             d, ok = _lk_fb(ref, cur, p[valid].astype(np.float32), int(win), int(levels), fb_max, g)
         else:
-            (x0, y0), box = _points_box(p[valid], W, H), _points_box(p[valid], W, H, as_slices=True)
+            rows, cols = box = _points_box(p[valid], W, H)
+            x0, y0 = cols.start, rows.start
             a, b = np.ascontiguousarray(ref[box]), np.ascontiguousarray(cur[box])
             flow = dis_flow(a, b, dis_preset, dis_finest_scale)                        # over the points' box, px
             err = photometric_error(a, b, flow)
