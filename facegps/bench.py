@@ -417,8 +417,9 @@ def process_speed(repeat: int = 7, runs: int = 2, variants: dict | None = None) 
     `variants` (name → extra CLI options). Returns seconds, frames/s and the ratio to the baseline's rate."""
     import subprocess, sys
     facegps_cmd = str(Path(sys.executable).parent / "facegps")
-    variants = {"default (DIS medium)": [], "DIS ultrafast": ["--dis-preset", "ultrafast"], "LK": ["--flow", "lk"]} \
-        if variants is None else variants
+    variants = {"default (DIS medium, half resolution)": [], "DIS medium, full resolution (the previous default)":
+                ["--dis-scale", "0"], "DIS ultrafast, half resolution": ["--dis-preset", "ultrafast"],
+                "LK": ["--flow", "lk"]} if variants is None else variants
     with tempfile.TemporaryDirectory() as d:
         clip = _concat_smile(Path(d) / "clip.mp4", repeat)
         n = len(VideoReader(clip))

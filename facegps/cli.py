@@ -182,8 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="accuracy: action units rendered on real faces with known head motion, noise and "
                                    "compression (semi-synthetic), scored on the activation columns in % of the "
                                    "inter-ocular distance: leakage, recovery and muscle confusion, detection limits, "
-                                   "large expressions, for raw image flow, mesh, a v1-like setting, LK and the default "
-                                   "side by side (small under $CI); speed: the whole `facegps analyze` process against "
+                                   "large expressions, for raw image flow, mesh, a v1-like setting, LK, "
+                                   "full-resolution DIS and the default side by side (small under $CI); speed: the whole `facegps analyze` process against "
                                    "a bare MediaPipe process on the same clip, steps, warps, peak memory; batch: the "
                                    "same sample-derived videos with 1 and 2 Dask workers (speed-up, per-video memory). "
                                    "Prints markdown tables.")

@@ -19,7 +19,9 @@ from .manifold import load_template
 _RIGHT = {   # subject's right side (image left); the left side is mirrored from these
     # name: (landmarks whose mean is the descriptor, line of pull, description). Line of pull, canonical image axes
     # (x to the image right, y down), for the subject's right side: a direction (ux, uy), "inward" (towards the
-    # descriptor: a sphincter or a muscle that gathers skin), or ("toward", landmarks) (towards their mean).
+    # descriptor: a sphincter or a muscle that gathers skin), ("toward", landmarks) (towards their mean), or
+    # ("together", (ux, uy)): (ux, uy) with ux pointing to the descriptor's side of each point (a midline muscle that
+    # draws both sides down and together; 0 on the descriptor's own vertical).
     "frontalis":                 ((67, 69, 104, 108), (0.0, -1.0), "forehead above the brow (brow raiser, AU1/AU2): skin up"),
     "orbicularis_oculi":         ((143, 111, 117, 118), ("toward", (33, 133, 159, 145)),
                                   "lateral to and below the outer eye corner (cheek raiser, AU6): skin towards the eye"),
@@ -34,7 +36,8 @@ _MIRROR = {67: 297, 69: 299, 104: 333, 108: 337, 143: 372, 111: 340, 117: 346, 1
            61: 291, 57: 287, 186: 410, 216: 436, 212: 432, 43: 273, 202: 422, 204: 424,
            33: 263, 133: 362, 159: 386, 145: 374}
 _MIDLINE = {
-    "corrugator":        ((9, 107, 336, 55, 285), "inward", "glabella between the inner brows (brow lowerer, AU4): brows down and together"),
+    "corrugator":        ((9, 107, 336, 55, 285), ("together", (0.5, 0.87)),
+                          "glabella between the inner brows (brow lowerer, AU4): brows down and together"),
     "orbicularis_oris":  ((0, 17, 61, 291), "inward", "around the lips, at the mouth centre (lip press/tightener, AU23/AU24): lips together"),
     "mentalis":          ((18, 200, 199, 175), (0.0, -1.0), "the chin boss (chin raiser, AU17): chin skin up"),
 }
@@ -76,6 +79,7 @@ def pull_directions(points: np.ndarray, template: dict | None = None, muscles: M
 
     A displacement along u_i is that muscle contracting. `points`: P×2 canonical px; `template`, `muscles` as in
     `muscle_descriptors`. A fixed direction is the same at every point; "inward" points from x_j to the descriptor;
+    ("together", (ux, uy)) is (ux, uy) with ux turned toward the descriptor's vertical at each point;
     ("toward", landmarks) is the fixed direction from the descriptor to those landmarks' mean."""
     pts = np.asarray((template or load_template())["points"], np.float64)[:, :2]
     muscles = MUSCLES if muscles is None else muscles
@@ -87,6 +91,7 @@ def pull_directions(points: np.ndarray, template: dict | None = None, muscles: M
         if isinstance(pull, str) and pull == "inward": v = D[i] - x
         elif isinstance(pull, str): raise ValueError(f"{n}: unknown line of pull {pull!r}")
         elif pull[0] == "toward": v = np.broadcast_to(pts[list(pull[1])].mean(0) - D[i], x.shape)
+        elif pull[0] == "together": v = np.stack([pull[1][0] * np.sign(D[i, 0] - x[:, 0]), np.full(len(x), pull[1][1])], 1)
         else: v = np.broadcast_to(np.asarray(pull, np.float64), x.shape)
         u[:, i] = v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
     return u
