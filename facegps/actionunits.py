@@ -374,15 +374,14 @@ COLLAPSED = (0.2, 5.0)   # a source triangle squeezed below 1/5 or stretched bey
 def truth_linear_parts(source_landmarks: np.ndarray, collapsed: tuple = COLLAPSED) -> np.ndarray:
     """F×2×2 linear parts of the canonical→source affine maps of the face's triangles (source `landmarks` 468×≥2 px),
     the face's global affine map (template → source, least squares) in place of the triangles whose singular values
-    relative to it fall outside `collapsed` (a mesh that collapsed a triangle would otherwise blow the truth up or
-    turn it, there)."""
-    from facegps.analyze import global_affine
+    relative to it fall outside `collapsed` (`facegps.analyze.sane_triangles`, the rule the analysis's landmark
+    displacement uses with tighter bounds; a mesh that collapsed a triangle would otherwise blow the truth up or turn
+    it, there)."""
+    from facegps.analyze import global_affine, sane_triangles
     lm, tpl, tris = np.asarray(source_landmarks, np.float64), load_template(), face_triangles()
     A = _affines(tpl["points"][tris], lm[tris, :2])[:, :, :2]
     J = global_affine(lm)[:2].T
-    s = np.linalg.svd(A @ np.linalg.inv(J)[None], compute_uv=False)
-    ok = (s[:, 1] >= collapsed[0]) & (s[:, 0] <= collapsed[1])
-    return np.where(ok[:, None, None], A, J[None])
+    return np.where(sane_triangles(A, J, collapsed)[:, None, None], A, J[None])
 
 def au_truth(source_landmarks: np.ndarray, au_curves: dict, density: int = 3) -> dict:
     """The true skin displacement of `au_curves` (AU code → T intensities) at the sample points of the face with

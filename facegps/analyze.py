@@ -8,8 +8,8 @@ Docs: https://facegps.github.io/facegps/analyze.html.md"""
 __all__ = ['PARAM_HELP', 'LOWER_FACE_WEIGHT', 'MIN_VALID', 'PIPELINE_THREADS', 'PIPELINE_DEPTH', 'TIME_CHUNK',
            'SMALL_FACE_IOD_PX', 'AnalysisParams', 'bridge_gaps', 'registration_mask', 'registration_weights',
            'registration_design', 'robust_registration', 'register_field', 'unregister', 'registered_vertices',
-           'global_affine', 'landmark_displacement', 'Analysis', 'measured_activations', 'one_library_thread',
-           'analyze_video']
+           'global_affine', 'sane_triangles', 'landmark_displacement', 'Analysis', 'measured_activations',
+           'one_library_thread', 'analyze_video']
 
 # %% ../nbs/11_analyze.ipynb #5039555e
 import collections, json, os, queue, shutil, tempfile, threading, time
@@ -33,7 +33,7 @@ from .mks import (muscle_descriptors, rbf_kernels, kernel_gamma, mks_smooth, mus
                          muscle_contractions, pull_directions)
 from .pose import CANONICAL_MODES, canonical_vertices, head_pose
 from .quality import frame_quality, quality_verdict
-from .smoothing import default_basis, smooth_in_space, smooth_in_time
+from .smoothing import _one_blas_thread, default_basis, smooth_in_space, smooth_in_time
 from .video import VideoReader
 from .store import RowStore
 from .outputs import remove_stale_work, work_folder, write_outputs
@@ -237,6 +237,14 @@ def _singular_values_2x2(M: np.ndarray) -> tuple:
     root = np.sqrt(np.maximum(f2 ** 2 - 4 * det ** 2, 0))
     return np.sqrt((f2 + root) / 2), np.sqrt(np.maximum(f2 - root, 0) / 2)
 
+def sane_triangles(L: np.ndarray, J: np.ndarray, bounds: tuple = (1 / 3, 3)) -> np.ndarray:
+    """F bool: the triangles whose linear parts `L` (F×2×2, canonical → frame) are invertible and stretch the face no
+    less than `bounds[0]` and no more than `bounds[1]` times its global linear map `J` (2×2, canonical → frame): the
+    singular values of L J⁻¹. A triangle outside them is a landmark failure (collapsed, flipped or blown up)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s_max, s_min = _singular_values_2x2(L @ _inverse_2x2(J)[None])
+    return np.isfinite(_inverse_2x2(L)).all((1, 2)) & (s_min > bounds[0]) & (s_max < bounds[1])
+
 def landmark_displacement(lms: np.ndarray, ref_lms: np.ndarray, points: np.ndarray, tri_ids: np.ndarray,
                           weights: np.ndarray, pose_vertices: np.ndarray | None = None) -> np.ndarray:
     """P×2 canonical displacement (canonical px) of the mesh-following sample points between the reference and a frame.
@@ -247,12 +255,8 @@ def landmark_displacement(lms: np.ndarray, ref_lms: np.ndarray, points: np.ndarr
     pose_v = np.asarray(pose_v, np.float64)
     M = _template_triangle_inverses() @ pose_v[tris]                             # F×3×2: canonical → frame, transposed
     L = M[:, :2].transpose(0, 2, 1)                                              # F×2×2 linear parts, frame = L x + t
-    Jinv = _inverse_2x2(global_affine(pose_v)[:2].T)                             # the global affine's, frame → canonical
-    inv = _inverse_2x2(L)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        s_max, s_min = _singular_values_2x2(L @ Jinv[None])                       # the triangle relative to the face
-    sane = np.isfinite(inv).all((1, 2)) & (s_min > 1 / 3) & (s_max < 3)
-    inv = np.where(sane[:, None, None], inv, Jinv[None])
+    J = global_affine(pose_v)[:2].T                                              # the face's global linear map
+    inv = np.where(sane_triangles(L, J)[:, None, None], _inverse_2x2(L), _inverse_2x2(J)[None])
     where_mesh_says = np.einsum("pij,pj->pi", L[tri_ids], points) + M[tri_ids, 2]   # the point under the pose warp
     y = points_on(lms[:, :2], tris, tri_ids, weights) - where_mesh_says          # where the landmarks put it instead
     return np.einsum("pij,pj->pi", inv[tri_ids], y).astype(np.float32)
@@ -431,11 +435,10 @@ def one_library_thread():
     """Within: OpenCV and BLAS run each call on one thread (restored after). The analysis already keeps every core
     busy with its own threads (MediaPipe, `PIPELINE_THREADS` flow workers); library thread pools on top of them
     only wait for each other (OpenBLAS's spinning threads cost seconds of system time per video)."""
-    from threadpoolctl import threadpool_limits
     before = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
-        with threadpool_limits(1, user_api="blas"): yield
+        with _one_blas_thread(): yield
     finally: cv2.setNumThreads(before)
 
 def analyze_video(path, out_dir=None, quiet=None, **params) -> Analysis:

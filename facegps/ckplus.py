@@ -236,8 +236,9 @@ def make_standin(out_dir, size: str | None = None, seed: int = 0, quiet=None) ->
 STUDY_PARAMS = dict(overlay=False, fps=30.0)   # analysis parameters of the study's batch (CK+ was digitised at 30 frames/s)
 GRID = 8                                        # the dense field at the apex, averaged over GRID × GRID canonical cells
 
-def _apex_index(frames: pd.DataFrame) -> int:
-    "The apex frame of a CK+ sequence: its last frame with a face (CK+ sequences end at the apex)."
+def _apex_index(frames: pd.DataFrame, apex: int | None = None) -> int:
+    "The apex frame: `apex` when known (≥ 0), else the last frame with a face (CK+ sequences end at the apex)."
+    if apex is not None and apex >= 0: return int(apex)
     found = np.flatnonzero(frames["face_found"].to_numpy(bool))
     if not len(found): raise CKPlusError("no frame with a face")
     return int(found[-1])
@@ -251,7 +252,7 @@ def muscle_features(frames: pd.DataFrame, iod: float, apex: int | None = None) -
     acts = measured_activations(frames, "act")
     act, mag = acts.to_numpy(float), measured_activations(frames, "mag").to_numpy(float)
     names = [c[4:] if c.startswith("act_") else c for c in acts.columns]
-    a, T = (_apex_index(frames) if apex is None or apex < 0 else int(apex)), len(frames)
+    a, T = _apex_index(frames, apex), len(frames)
     third = act[max(0, T - max(1, T // 3)):]
     out = {}
     with np.errstate(all="ignore"), warnings.catch_warnings():
@@ -301,7 +302,7 @@ def load_sequence(video_dir, apex: int | None = None) -> dict:
     from facegps.store import npz_member
     v = Path(video_dir)
     frames = pd.read_parquet(v / "frames.parquet")
-    a = _apex_index(frames) if apex is None or apex < 0 else int(apex)
+    a = _apex_index(frames, apex)
     with np.load(v / "displacement.npz") as z: points, lms = z["points"], z["landmarks"]
     return dict(frames=frames, summary=json.loads((v / "summary.json").read_text()), apex=a, points=points,
                 landmarks=lms, apex_disp=np.asarray(npz_member(v / "displacement.npz", "disp")[a]))

@@ -10,7 +10,6 @@ __all__ = ['BASIS_FILE', 'to_polar', 'to_cartesian', 'knn_edges', 'mesh_edges', 
 
 # %% ../nbs/08_smoothing.ipynb #1bbd7ca3
 import hashlib
-from contextlib import nullcontext
 from functools import lru_cache
 from importlib import resources
 
@@ -78,12 +77,9 @@ def mesh_edges(triangles: np.ndarray, tri_ids: np.ndarray, weights: np.ndarray, 
 
 # %% ../nbs/08_smoothing.ipynb #2ae25f2a
 def _one_blas_thread():
-    "A context limiting BLAS to one thread (threadpoolctl when installed, else nothing)."
-    try:
-        from threadpoolctl import threadpool_limits
-        return threadpool_limits(1, user_api="blas")
-    except ImportError:
-        return nullcontext()
+    "A context limiting BLAS to one thread (threadpoolctl)."
+    from threadpoolctl import threadpool_limits
+    return threadpool_limits(1, user_api="blas")
 
 class SpectralBasis:
     """Low-frequency eigenvectors of the graph Laplacian L = D − W over sample points (P×2, canonical px).
@@ -171,11 +167,15 @@ class SpectralBasis:
         key = (n_modes, float(rolloff))
         cache = self.__dict__.setdefault("_projectors", {})
         if key not in cache:
-            U = self.modes[:, :n_modes]
-            lam = self.eigenvalues[:U.shape[1]]
-            h = np.exp(-rolloff * lam / max(lam[-1], 1e-300))
+            U, h = self._filter(n_modes, rolloff)
             cache[key] = (np.ascontiguousarray(U, np.float32), np.ascontiguousarray(U * h, np.float32))
         return cache[key]
+
+    def _filter(self, n_modes, rolloff) -> tuple:
+        "(U P×K, h K): the first `n_modes` modes and their damping exp(−`rolloff`·λ_k/λ_K)."
+        U = self.modes[:, :n_modes]
+        lam = self.eigenvalues[:U.shape[1]]
+        return U, np.exp(-rolloff * lam / max(lam[-1], 1e-300))
 
     def _smooth(self, x: np.ndarray, n_modes, rolloff, keep_nan) -> np.ndarray:
         "`smooth` of T×P×C float64 `x` (a point missing in all components or none)."
@@ -183,9 +183,7 @@ class SpectralBasis:
         f = self._fill(x.copy())
         rows = ~bad.all((1, 2))
         f[rows] = np.where(np.isnan(f[rows]), np.nanmean(f[rows], 1, keepdims=True), f[rows])
-        U = self.modes[:, :n_modes]
-        lam = self.eigenvalues[:U.shape[1]]
-        h = np.exp(-rolloff * lam / max(lam[-1], 1e-300))
+        U, h = self._filter(n_modes, rolloff)
         out = np.full_like(f, np.nan)
         ft = f[rows].transpose(0, 2, 1)                                     # T×C×P
         out[rows] = (((ft @ U) * h) @ U.T).transpose(0, 2, 1)
