@@ -7,9 +7,9 @@ Docs: https://facegps.github.io/facegps/analyze.html.md"""
 # %% auto #0
 __all__ = ['PARAM_HELP', 'LOWER_FACE_WEIGHT', 'MIN_VALID', 'PIPELINE_THREADS', 'PIPELINE_DEPTH', 'TIME_CHUNK',
            'SMALL_FACE_IOD_PX', 'AnalysisParams', 'bridge_gaps', 'registration_mask', 'registration_weights',
-           'registration_design', 'robust_registration', 'register_field', 'unregister', 'registered_vertices',
-           'global_affine', 'sane_triangles', 'landmark_displacement', 'Analysis', 'measured_activations',
-           'one_library_thread', 'analyze_video']
+           'registration_design', 'registration_normals', 'robust_registration', 'register_field', 'unregister',
+           'registered_vertices', 'global_affine', 'sane_triangles', 'landmark_displacement', 'Analysis',
+           'measured_activations', 'one_library_thread', 'analyze_video']
 
 # %% ../nbs/11_analyze.ipynb #5039555e
 import collections, json, os, queue, shutil, tempfile, threading, time
@@ -166,38 +166,50 @@ def registration_design(x: np.ndarray, z: np.ndarray) -> np.ndarray:
     D[:, 1, 0], D[:, 1, 1], D[:, 1, 3], D[:, 1, 5] = x[:, 1], x[:, 0], 1, z
     return D.reshape(-1, 6)
 
-def _registration_lstsq(D: np.ndarray, yv: np.ndarray, w: np.ndarray) -> np.ndarray:
-    "q of the weighted least squares D q ≈ `yv` (2N, interleaved x, y) with point weights `w` (N): 6×6 normal equations."
-    Dw = D.T * np.repeat(w, 2)
-    return np.linalg.solve(Dw @ D, Dw @ yv)
+def registration_normals(D: np.ndarray) -> np.ndarray:
+    """Each point's share (N×36, a flattened 6×6) of the normal matrix DᵀWD of the design `D` (2N×6,
+    `registration_design`): a weighted fit's normal matrix is then one product w @ blocks (N weights), whatever w."""
+    D3 = D.reshape(-1, 2, 6)
+    return np.einsum("nri,nrj->nij", D3, D3).reshape(len(D3), 36)
+
+def _huber_irls(D: np.ndarray, K: np.ndarray, y: np.ndarray, prior: np.ndarray, use: np.ndarray | None,
+                iterations: int, k: float, floor: float) -> np.ndarray:
+    "q (6) of `robust_registration` from the design D (2N×6), its normals K (N×36), targets y (N×2), over points `use`."
+    g = np.einsum("nri,nr->ni", D.reshape(-1, 2, 6), y)                # each point's share of Dᵀy
+    w = prior if use is None else np.where(use, prior, 0.0)
+    for it in range(iterations + 1):
+        q = np.linalg.solve((w @ K).reshape(6, 6), w @ g)            # the weighted 6×6 normal equations
+        if it == iterations: return q
+        r = np.sqrt((((D @ q).reshape(-1, 2) - y) ** 2).sum(1))
+        h = k * max(1.4826 * np.median(r if use is None else r[use]), floor)
+        w = prior * h / np.maximum(r, h)
+        if use is not None: w[~use] = 0.0
 
 def robust_registration(x: np.ndarray, y: np.ndarray, z: np.ndarray, prior: np.ndarray | None = None,
-                        iterations: int = 6, k: float = 1.345, floor: float = 0.05,
-                        design: np.ndarray | None = None) -> tuple:
+                        iterations: int = 6, k: float = 1.345, floor: float = 0.05) -> tuple:
     """G = (A, b, c) with y ≈ A x + b + z c for points `x` → `y` (N×2 canonical px) of depth `z` (N, template units),
     by iteratively reweighted least squares with Huber weights: residuals beyond k·1.48·MAD (at least `floor` px)
-    weigh c/r, times the points' `prior` weights (default 1). `design`: `registration_design(x, z)` when at hand."""
+    weigh c/r, times the points' `prior` weights (default 1)."""
     prior = np.ones(len(x)) if prior is None else np.asarray(prior, np.float64)
-    D = registration_design(x, z) if design is None else design   # the same in every iteration
-    yv, w = np.asarray(y, np.float64).ravel(), prior.copy()
-    for _ in range(iterations):
-        q = _registration_lstsq(D, yv, w)
-        r = np.sqrt(((D @ q - yv) ** 2).reshape(-1, 2).sum(1))
-        h = k * max(1.4826 * np.median(r), floor)
-        w = prior * h / np.maximum(r, h)
-    q = _registration_lstsq(D, yv, w)
+    D = registration_design(x, z)
+    q = _huber_irls(D, registration_normals(D), np.asarray(y, np.float64), prior, None, iterations, k, floor)
     return np.array([[q[0], -q[1]], [q[1], q[0]]]), q[2:4], q[4:6]
 
 def register_field(disp: np.ndarray, valid: np.ndarray, points: np.ndarray, depth: np.ndarray, mask: np.ndarray,
-                   min_points: int = 20, prior: np.ndarray | None = None, design: np.ndarray | None = None) -> tuple:
-    """The registration G = (A, b, c) that the flow `disp` (P×2 canonical px, `valid` P bool) shows on the `mask`
-    points of depth `depth` (P), weighted by `prior` (P, default `registration_weights`), or None when fewer than
-    `min_points` of them are valid. `design`: `registration_design(points, depth)`, computed once per analysis."""
+                   min_points: int = 20, prior: np.ndarray | None = None, design: np.ndarray | None = None,
+                   normals: np.ndarray | None = None) -> tuple:
+    """`robust_registration` of the flow `disp` (P×2 canonical px, `valid` P bool) on the `mask` points of depth
+    `depth` (P), weighted by `prior` (P, default `registration_weights`): G = (A, b, c), or None when fewer than
+    `min_points` of them are valid. `design`, `normals`: `registration_design(points, depth)` and its
+    `registration_normals`, computed once per analysis (the fit then runs over all P points, weight 0 off the mask)."""
     m = mask & valid
     if m.sum() < min_points: return None
-    prior = registration_weights(points) if prior is None else prior
-    D = None if design is None else design.reshape(-1, 2, 6)[m].reshape(-1, 6)
-    return robust_registration(points[m], points[m] + disp[m], depth[m], prior[m], design=D)
+    prior = registration_weights(points) if prior is None else np.asarray(prior, np.float64)
+    D = registration_design(points, depth) if design is None else design
+    K = registration_normals(D) if normals is None else normals
+    y = points + np.where(m[:, None], disp, 0.0)
+    q = _huber_irls(D, K, y, prior, m, 6, 1.345, 0.05)
+    return np.array([[q[0], -q[1]], [q[1], q[0]]]), q[2:4], q[4:6]
 
 def unregister(disp: np.ndarray, points: np.ndarray, depth: np.ndarray, G: tuple) -> np.ndarray:
     "`disp` (P×2) measured in a canonical frame off by G = (A, b, c), in the reference's: A⁻¹(x + d − b − z c) − x."
@@ -212,11 +224,15 @@ def registered_vertices(vertices: np.ndarray, G: tuple) -> np.ndarray:
     P, z = tpl["points"], tpl["points3d"][:, 2]
     return vertices + (P @ A.T + b + z[:, None] * c - P) @ global_affine(vertices)[:2]
 
+@lru_cache(maxsize=None)
+def _template_pinv() -> np.ndarray:
+    "3×468 pseudo-inverse of the template's [x y 1] rows: a least-squares affine fit to any vertices is one product."
+    P = load_template()["points"]
+    return np.linalg.pinv(np.c_[P, np.ones(len(P))])
+
 def global_affine(vertices: np.ndarray) -> np.ndarray:
     "3×2 least-squares affine map template → frame ([x y 1] @ J, px) of warp `vertices` (468×≥2, frame px)."
-    P = load_template()["points"]
-    J, *_ = np.linalg.lstsq(np.c_[P, np.ones(len(P))], np.asarray(vertices, np.float64)[:, :2], rcond=None)
-    return J
+    return _template_pinv() @ np.asarray(vertices, np.float64)[:, :2]
 
 # %% ../nbs/11_analyze.ipynb #4ce79e31
 @lru_cache(maxsize=None)
@@ -253,13 +269,14 @@ def landmark_displacement(lms: np.ndarray, ref_lms: np.ndarray, points: np.ndarr
     tris = face_triangles()
     pose_v = canonical_vertices(lms, ref_lms, "pose") if pose_vertices is None else pose_vertices
     pose_v = np.asarray(pose_v, np.float64)
-    M = _template_triangle_inverses() @ pose_v[tris]                             # F×3×2: canonical → frame, transposed
-    L = M[:, :2].transpose(0, 2, 1)                                              # F×2×2 linear parts, frame = L x + t
+    used, t = np.unique(tri_ids, return_inverse=True)                           # only the triangles of these points
+    M = np.einsum("fij,fjk->fik", _template_triangle_inverses()[used], pose_v[tris[used]])   # canonical → frame, transposed
+    L = M[:, :2].transpose(0, 2, 1)                                              # linear parts, frame = L x + t
     J = global_affine(pose_v)[:2].T                                              # the face's global linear map
     inv = np.where(sane_triangles(L, J)[:, None, None], _inverse_2x2(L), _inverse_2x2(J)[None])
-    where_mesh_says = np.einsum("pij,pj->pi", L[tri_ids], points) + M[tri_ids, 2]   # the point under the pose warp
+    where_mesh_says = np.einsum("pij,pj->pi", L[t], points) + M[t, 2]            # the point under the pose warp
     y = points_on(lms[:, :2], tris, tri_ids, weights) - where_mesh_says          # where the landmarks put it instead
-    return np.einsum("pij,pj->pi", inv[tri_ids], y).astype(np.float32)
+    return np.einsum("pij,pj->pi", inv[t], y).astype(np.float32)
 
 # %% ../nbs/11_analyze.ipynb #0e983eb3
 @dataclass
@@ -397,7 +414,8 @@ def _measure_frame(gray, lms, ref: dict, ctx: dict, is_ref: bool = False) -> dic
                            fb_max=p.fb_max, init=lk_init, dis_preset=p.dis_preset, photo_max=p.photo_max,
                            dis_finest_scale=p.dis_scale)
     d = np.asarray(d, np.float64)
-    G = (register_field(d, ok, pts, ctx["depth"], ctx["reg_mask"], prior=ctx["reg_prior"], design=ctx["reg_design"])
+    G = (register_field(d, ok, pts, ctx["depth"], ctx["reg_mask"], prior=ctx["reg_prior"], design=ctx["reg_design"],
+                       normals=ctx["reg_normals"])
          if p.refine and not is_ref else None)
     if p.landmark_fill and p.canonical == "pose" and not ok.all():
         d[~ok] = guess_at(~ok) if lk_init is None else lk_init[~ok]
@@ -420,9 +438,10 @@ def _measure_frame(gray, lms, ref: dict, ctx: dict, is_ref: bool = False) -> dic
 def _context(p: AnalysisParams, points, tri_ids, weights) -> dict:
     basis = (lambda: default_basis(p.density, p.n_modes))
     depth = points_on(load_template()["points3d"][:, 2:], face_triangles(), tri_ids, weights)[:, 0]
+    design = registration_design(points, depth)
     return dict(params=p, warp=default_warp(p.fill_holes), points=points, tri_ids=tri_ids, weights=weights,
                 reg_mask=registration_mask(points), reg_prior=registration_weights(points), basis=basis,
-                depth=depth, reg_design=registration_design(points, depth))
+                depth=depth, reg_design=design, reg_normals=registration_normals(design))
 
 def _reference(lms, gray, index: int, ctx: dict) -> dict:
     "The reference frame's landmarks, canonical image and warp vertices."
