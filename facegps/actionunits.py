@@ -374,10 +374,10 @@ COLLAPSED = (0.2, 5.0)   # a source triangle squeezed below 1/5 or stretched bey
 def truth_linear_parts(source_landmarks: np.ndarray, collapsed: tuple = COLLAPSED) -> np.ndarray:
     """F×2×2 linear parts of the canonical→source affine maps of the face's triangles (source `landmarks` 468×≥2 px),
     the face's global affine map (template → source, least squares) in place of the triangles whose singular values
-    relative to it fall outside `collapsed` (`facegps.analyze.sane_triangles`, the rule the analysis's landmark
+    relative to it fall outside `collapsed` (`facegps.register.sane_triangles`, the rule the analysis's landmark
     displacement uses with tighter bounds; a mesh that collapsed a triangle would otherwise blow the truth up or turn
     it, there)."""
-    from facegps.analyze import global_affine, sane_triangles
+    from facegps.register import global_affine, sane_triangles
     lm, tpl, tris = np.asarray(source_landmarks, np.float64), load_template(), face_triangles()
     A = _affines(tpl["points"][tris], lm[tris, :2])[:, :, :2]
     J = global_affine(lm)[:2].T
