@@ -51,16 +51,16 @@ def choose_face(candidates: list, previous_centroid=None, rule="largest") -> int
 
 # %% ../nbs/03_landmarks.ipynb #4c25cf8e
 _LANDMARK_RECORD = 17   # bytes of one serialized NormalizedLandmark holding x, y, z only: tag, length, 3 × (tag, float32)
+_RECORD_TAGS = (np.array([0, 1, 2, 7, 12]), np.array([0x0A, 15, 0x0D, 0x15, 0x1D], np.uint8))   # where, and which bytes
 
 def landmark_array(face, w: int, h: int) -> np.ndarray:
     """The first `N_LANDMARKS` landmarks of one MediaPipe face (a NormalizedLandmarkList) as N×3 float32 image
     pixels (x·w, y·h, z·w). Read from the message's bytes in one step where every landmark holds x, y, z only (the
     face mesh's output); landmark by landmark otherwise."""
     s = face.SerializeToString()
-    n = len(s) // _LANDMARK_RECORD
-    b = np.frombuffer(s, np.uint8)
-    if n >= N_LANDMARKS and len(s) == n * _LANDMARK_RECORD and (b[::17] == 0x0A).all() and (b[1::17] == 15).all() \
-            and (b[2::17] == 0x0D).all() and (b[7::17] == 0x15).all() and (b[12::17] == 0x1D).all():
+    n, at, tags = len(s) // _LANDMARK_RECORD, *_RECORD_TAGS
+    if n >= N_LANDMARKS and len(s) == n * _LANDMARK_RECORD and \
+            (np.frombuffer(s, np.uint8).reshape(n, _LANDMARK_RECORD)[:, at] == tags).all():
         xyz = np.ndarray((n, 3), "<f4", s, 3, (_LANDMARK_RECORD, 5))[:N_LANDMARKS]
         return (xyz * np.float32([w, h, w])).astype(np.float32)
     return np.array([(p.x * w, p.y * h, p.z * w) for p in face.landmark[:N_LANDMARKS]], np.float32)

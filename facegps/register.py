@@ -46,27 +46,26 @@ def registration_normals(D: np.ndarray) -> np.ndarray:
     D3 = D.reshape(-1, 2, 6)
     return np.einsum("nri,nrj->nij", D3, D3).reshape(len(D3), 36)
 
-def _huber_irls(D: np.ndarray, K: np.ndarray, y: np.ndarray, prior: np.ndarray, use: np.ndarray | None,
-                iterations: int, k: float, floor: float) -> np.ndarray:
-    "q (6) of `robust_registration` from the design D (2N×6), its normals K (N×36), targets y (N×2), over points `use`."
-    g = np.einsum("nri,nr->ni", D.reshape(-1, 2, 6), y)                # each point's share of Dᵀy
-    w = prior if use is None else np.where(use, prior, 0.0)
-    for it in range(iterations + 1):
+def robust_registration(x: np.ndarray, y: np.ndarray, z: np.ndarray, prior: np.ndarray | None = None,
+                        iterations: int = 6, k: float = 1.345, floor: float = 0.05, use: np.ndarray | None = None,
+                        design: np.ndarray | None = None, normals: np.ndarray | None = None) -> tuple:
+    """G = (A, b, c) with y ≈ A x + b + z c for points `x` → `y` (N×2 canonical px) of depth `z` (N, template units),
+    by iteratively reweighted least squares with Huber weights: residuals beyond k·1.48·MAD (at least `floor` px)
+    weigh c/r, times the points' `prior` weights (default 1). `use` (N bool): fit those points only (the others
+    weigh 0). `design`, `normals`: `registration_design(x, z)` and its `registration_normals`, when at hand (they
+    depend on the points only, not on the frame: one product of the weights with them per reweighting)."""
+    prior = np.ones(len(x)) if prior is None else np.asarray(prior, np.float64)
+    if use is not None: prior = np.where(use, prior, 0.0)
+    D = registration_design(x, z) if design is None else design
+    K = registration_normals(D) if normals is None else normals
+    y = np.asarray(y, np.float64)
+    g, w = np.einsum("nri,nr->ni", D.reshape(-1, 2, 6), y), prior      # each point's share of Dᵀy
+    for _ in range(iterations):
         q = np.linalg.solve((w @ K).reshape(6, 6), w @ g)            # the weighted 6×6 normal equations
-        if it == iterations: return q
         r = np.sqrt((((D @ q).reshape(-1, 2) - y) ** 2).sum(1))
         h = k * max(1.4826 * np.median(r if use is None else r[use]), floor)
         w = prior * h / np.maximum(r, h)
-        if use is not None: w[~use] = 0.0
-
-def robust_registration(x: np.ndarray, y: np.ndarray, z: np.ndarray, prior: np.ndarray | None = None,
-                        iterations: int = 6, k: float = 1.345, floor: float = 0.05) -> tuple:
-    """G = (A, b, c) with y ≈ A x + b + z c for points `x` → `y` (N×2 canonical px) of depth `z` (N, template units),
-    by iteratively reweighted least squares with Huber weights: residuals beyond k·1.48·MAD (at least `floor` px)
-    weigh c/r, times the points' `prior` weights (default 1)."""
-    prior = np.ones(len(x)) if prior is None else np.asarray(prior, np.float64)
-    D = registration_design(x, z)
-    q = _huber_irls(D, registration_normals(D), np.asarray(y, np.float64), prior, None, iterations, k, floor)
+    q = np.linalg.solve((w @ K).reshape(6, 6), w @ g)
     return np.array([[q[0], -q[1]], [q[1], q[0]]]), q[2:4], q[4:6]
 
 def register_field(disp: np.ndarray, valid: np.ndarray, points: np.ndarray, depth: np.ndarray, mask: np.ndarray,
@@ -78,12 +77,9 @@ def register_field(disp: np.ndarray, valid: np.ndarray, points: np.ndarray, dept
     `registration_normals`, computed once per analysis (the fit then runs over all P points, weight 0 off the mask)."""
     m = mask & valid
     if m.sum() < min_points: return None
-    prior = registration_weights(points) if prior is None else np.asarray(prior, np.float64)
-    D = registration_design(points, depth) if design is None else design
-    K = registration_normals(D) if normals is None else normals
-    y = points + np.where(m[:, None], disp, 0.0)
-    q = _huber_irls(D, K, y, prior, m, 6, 1.345, 0.05)
-    return np.array([[q[0], -q[1]], [q[1], q[0]]]), q[2:4], q[4:6]
+    prior = registration_weights(points) if prior is None else prior
+    return robust_registration(points, points + np.where(m[:, None], disp, 0.0), depth, prior, use=m,
+                               design=design, normals=normals)
 
 def unregister(disp: np.ndarray, points: np.ndarray, depth: np.ndarray, G: tuple) -> np.ndarray:
     "`disp` (P×2) measured in a canonical frame off by G = (A, b, c), in the reference's: A⁻¹(x + d − b − z c) − x."
