@@ -29,6 +29,23 @@ class Similarity:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.scale * x @ self.R.T + self.t
 
+def _det(M: np.ndarray) -> float:
+    "Determinant of a 2×2 or 3×3 matrix in closed form (a LAPACK call costs more than the arithmetic), else LAPACK's."
+    if M.shape == (3, 3):
+        (a, b, c), (d, e, f), (g, h, i) = M.tolist()
+        return a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
+    if M.shape == (2, 2):
+        (a, b), (c, d) = M.tolist()
+        return a * d - b * c
+    return float(np.linalg.det(M))
+
+def _median(r: np.ndarray) -> float:
+    "np.median of a 1-D array (the same value), by one partial sort: the robust fits take one per reweighting."
+    n, h = len(r), len(r) // 2
+    if n % 2: return float(np.partition(r, h)[h])
+    p = np.partition(r, (h - 1, h))
+    return float((p[h - 1] + p[h]) / 2)
+
 def umeyama(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> Similarity:
     "Weighted least-squares similarity taking points `x` (N×D) onto `y` (N×D), D = 2 or 3; `w` N non-negative weights."
     w = np.ones(len(x)) if w is None else np.asarray(w, float)
@@ -37,9 +54,12 @@ def umeyama(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> Simila
     xc, yc = x - mx, y - my
     cov = (yc * w[:, None]).T @ xc
     u, s, vt = np.linalg.svd(cov)
-    d = np.ones(x.shape[1]); d[-1] = np.sign(np.linalg.det(u @ vt))
-    R = (u * d) @ vt
-    scale = float((s * d).sum() / (w @ (xc ** 2).sum(1)))
+    R = u @ vt
+    if _det(R) < 0:                                  # a reflection: flip the weakest axis (Umeyama 1991, eq. 39)
+        u, s = u.copy(), s.copy()
+        u[:, -1] *= -1; s[-1] *= -1
+        R = u @ vt
+    scale = float(s.sum() / (w @ (xc ** 2).sum(1)))
     return Similarity(scale, R, my - scale * mx @ R.T)
 
 def robust_similarity(x: np.ndarray, y: np.ndarray, iterations: int = 5, k: float = 1.5) -> Similarity:
@@ -49,10 +69,11 @@ def robust_similarity(x: np.ndarray, y: np.ndarray, iterations: int = 5, k: floa
     w = np.ones(len(x))
     for _ in range(iterations):
         sim = umeyama(x, y, w)
-        r = np.linalg.norm(sim(x) - y, axis=1)
-        c = k * max(1.4826 * np.median(r), 1e-9)
+        r = np.sqrt(((sim(x) - y) ** 2).sum(1))
+        c = k * max(1.4826 * _median(r), 1e-9)
         w = c / np.maximum(r, c)                     # 1 within c, c/r beyond (Huber weights)
     return umeyama(x, y, w)
+
 
 # %% ../nbs/06_pose.ipynb #218459f7
 def euler_angles(R: np.ndarray) -> tuple:
