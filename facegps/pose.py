@@ -56,8 +56,7 @@ def umeyama(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> Simila
     u, s, vt = np.linalg.svd(cov)
     R = u @ vt
     if _det(R) < 0:                                  # a reflection: flip the weakest axis (Umeyama 1991, eq. 39)
-        u, s = u.copy(), s.copy()
-        u[:, -1] *= -1; s[-1] *= -1
+        u[:, -1] *= -1; s[-1] *= -1                  # (SVD's own arrays: nothing else holds them)
         R = u @ vt
     scale = float(s.sum() / (w @ (xc ** 2).sum(1)))
     return Similarity(scale, R, my - scale * mx @ R.T)
@@ -73,7 +72,6 @@ def robust_similarity(x: np.ndarray, y: np.ndarray, iterations: int = 5, k: floa
         c = k * max(1.4826 * _median(r), 1e-9)
         w = c / np.maximum(r, c)                     # 1 within c, c/r beyond (Huber weights)
     return umeyama(x, y, w)
-
 
 # %% ../nbs/06_pose.ipynb #218459f7
 def euler_angles(R: np.ndarray) -> tuple:
