@@ -114,7 +114,7 @@ ACTION_UNITS = {au.code: au for au in [
     ActionUnit("AU9", "nose wrinkler", "levator labii superioris alaeque nasi",
                "the nose wings and the skin along the sides of the nose move up",
                (Bump(64, _unit(0.1, -1), 0.05, 0.08), Bump(49, _UP, 0.04, 0.08), Bump(126, _UP, 0.03, 0.08)),
-               ("levator_labii_superioris",)),
+               ("levator_labii_superioris_alaeque_nasi",)),
     ActionUnit("AU10", "upper lip raiser", "levator labii superioris",
                "the upper lip lateral of the philtrum moves up; the skin beside the nose wing follows",
                (Bump(39, _UP, 0.05, 0.09), Bump(37, _UP, 0.035, 0.08), Bump(203, _UP, 0.025, 0.10)),

@@ -22,17 +22,20 @@ _RIGHT = {   # subject's right side (image left); the left side is mirrored from
     # descriptor: a sphincter or a muscle that gathers skin), ("toward", landmarks) (towards their mean), or
     # ("together", (ux, uy)): (ux, uy) with ux pointing to the descriptor's side of each point (a midline muscle that
     # draws both sides down and together; 0 on the descriptor's own vertical).
-    "frontalis":                 ((67, 69, 104, 108), (0.0, -1.0), "forehead above the brow (brow raiser, AU1/AU2): skin up"),
+    "frontalis":                 ((63, 105, 66, 69, 108), (0.0, -1.0),
+                                  "upper brow and the low forehead above it (brow raiser, AU1/AU2): skin up"),
     "orbicularis_oculi":         ((143, 111, 117, 118), ("toward", (33, 133, 159, 145)),
                                   "lateral to and below the outer eye corner (cheek raiser, AU6): skin towards the eye"),
-    "levator_labii_superioris":  ((36, 203), (0.0, -1.0), "beside the nose wing (upper-lip raiser, AU10): skin up"),
+    "levator_labii_superioris_alaeque_nasi": ((36, 203), (0.0, -1.0), "beside the nose wing (nose wrinkler, AU9): skin up"),
+    "levator_labii_superioris":  ((39, 37, 203), (0.0, -1.0),
+                                  "the upper lip lateral of the philtrum (upper-lip raiser, AU10): lip up"),
     "zygomaticus_major":         ((61, 57, 186, 216), (-0.6, -0.8),
                                   "at and just above the lip corner, where its pull shows (smile, AU12): up and out to the cheekbone"),
     "risorius":                  ((57, 212), (-1.0, 0.0), "beside the lip corner (lip stretcher, AU20): horizontally out"),
     "depressor_anguli_oris":     ((43, 202, 204), (-0.26, 0.97),
                                   "below the lip corner (lip-corner depressor, AU15): down and slightly out"),
 }
-_MIRROR = {67: 297, 69: 299, 104: 333, 108: 337, 143: 372, 111: 340, 117: 346, 118: 347, 36: 266, 203: 423,
+_MIRROR = {63: 293, 105: 334, 66: 296, 69: 299, 108: 337, 143: 372, 111: 340, 117: 346, 118: 347, 36: 266, 203: 423, 39: 269, 37: 267,
            61: 291, 57: 287, 186: 410, 216: 436, 212: 432, 43: 273, 202: 422, 204: 424,
            33: 263, 133: 362, 159: 386, 145: 374}
 _MIDLINE = {
@@ -56,6 +59,7 @@ def _build_muscles() -> dict:
     for name, (idx, pull, desc) in _MIDLINE.items():
         out[name] = dict(landmarks=tuple(idx), pull=pull, description=desc)
     order = ["frontalis_R", "frontalis_L", "corrugator", "orbicularis_oculi_R", "orbicularis_oculi_L",
+             "levator_labii_superioris_alaeque_nasi_R", "levator_labii_superioris_alaeque_nasi_L",
              "levator_labii_superioris_R", "levator_labii_superioris_L", "zygomaticus_major_R", "zygomaticus_major_L",
              "risorius_R", "risorius_L", "orbicularis_oris", "depressor_anguli_oris_R", "depressor_anguli_oris_L",
              "mentalis"]

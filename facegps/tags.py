@@ -27,8 +27,8 @@ EMBEDDINGS = ("facegps", "fer")
 
 def facegps_embedding(frames: pd.DataFrame, landmarks: np.ndarray, reference: int) -> np.ndarray:
     """T×E expression embedding from the muscle record, relative to the person's neutral (reference) frame,
-    L2-normalised: [the 15 signed contractions `act_<muscle>` (% IOD); the 468 landmarks' pose-free displacement from
-    the reference (similarity removed, % IOD), scaled by √(15/936) so that both blocks weigh alike; `REST_IOD`].
+    L2-normalised: [the 17 signed contractions `act_<muscle>` (% IOD); the 468 landmarks' pose-free displacement from
+    the reference (similarity removed, % IOD), scaled by √(17/936) so that both blocks weigh alike; `REST_IOD`].
     Explainable: the squared distance between two embeddings is a sum over muscles, landmarks and the rest term.
     NaN rows: no face, or a frame failing the quality gate."""
     from facegps.actionunits import face_frame
