@@ -171,8 +171,9 @@ def same_input(recorded, path) -> bool:
 
 def is_done(out, task: VideoTask, params: dict, report: bool = False) -> bool:
     """True when `task`'s outputs in `out` are complete for `params` and for its file as it is now: summary.json with
-    the same parameters and an `input` record (see `input_fingerprint`) that still matches `task.path`, the dataset
-    partition, and with `report` the HTML report."""
+    the same parameters, written by this facegps version (another version may measure other channels), an `input`
+    record (see `input_fingerprint`) that still matches `task.path`, the dataset partition, and with `report` the
+    HTML report."""
     from facegps.analyze import AnalysisParams
     from dataclasses import asdict
     s = video_dir(out, task.video_id) / "summary.json"
@@ -180,6 +181,7 @@ def is_done(out, task: VideoTask, params: dict, report: bool = False) -> bool:
     if report and not (Path(out) / "videos" / f"{task.video_id}.html").exists(): return False
     try: summary = json.loads(s.read_text()); recorded = summary["parameters"]
     except (ValueError, KeyError, TypeError): return False
+    if summary.get("facegps_version") != facegps.__version__: return False
     wanted = json.loads(json.dumps(asdict(AnalysisParams(**task_params(task, params)))))
     return recorded == wanted and same_input(summary.get("input"), task.path)
 
