@@ -30,7 +30,8 @@ from .mks import (muscle_descriptors, rbf_kernels, kernel_gamma, mks_smooth, mus
 from .pose import CANONICAL_MODES, canonical_vertices, head_pose
 from .quality import frame_quality, quality_verdict
 from .register import (landmark_displacement, register_field, registered_vertices, registration_design,
-                              registration_mask, registration_normals, registration_weights, unregister)
+                              registration_mask, registration_normals, registration_weights, unregister,
+                              REGISTER_REGIONS)
 from .smoothing import _one_blas_thread, default_basis, smooth_in_space, smooth_in_time
 from .video import VideoReader
 from .store import RowStore
@@ -40,6 +41,7 @@ from .outputs import remove_stale_work, work_folder, write_outputs
 PARAM_HELP = {  # every parameter of the analysis, documented once (units in brackets)
     "canonical": '"pose" (expression kept, head motion removed) or "mesh" (the papers\' literal warp)',
     "refine": 'register each frame to the reference from the image (robust similarity on the upper face\'s flow)',
+    "register_region": '"face" (the face minus eyes and mouth, the lower face at a quarter weight: least head-motion leak) or "upper" (above the eyes and the midline: keeps a cheek raise within a smile, leaks more)',
     "flow": '"dis" (dense DIS flow to pyramid level `dis_scale`, photometric check) or "lk" (pyramidal Lucas–Kanade, forward–backward check)',
     "dis_preset": 'DIS preset: "medium", "fast" or "ultrafast" (flow "dis")',
     "dis_scale": 'finest pyramid level the DIS flow is refined to: 0 = full resolution, 1 = half (flow "dis")',
@@ -73,6 +75,7 @@ class AnalysisParams:
     "Parameters of `analyze_video`; each one is explained in `PARAM_HELP`."
     canonical: str = "pose"
     refine: bool = True
+    register_region: str = "face"
     flow: str = "dis"
     dis_preset: str = "medium"
     dis_scale: int = 1
@@ -105,6 +108,7 @@ class AnalysisParams:
         need(self.canonical in CANONICAL_MODES, "canonical", f"one of {CANONICAL_MODES}")
         need(self.flow in ("lk", "dis"), "flow", "one of ('lk', 'dis')")
         need(self.dis_preset in ("medium", "fast", "ultrafast"), "dis_preset", "one of ('medium', 'fast', 'ultrafast')")
+        need(self.register_region in REGISTER_REGIONS, "register_region", f"one of {REGISTER_REGIONS}")
         need(_is_int(self.dis_scale) and 0 <= self.dis_scale <= 3, "dis_scale", "an integer from 0 to 3")
         need(self.photo_max > 0, "photo_max", "> 0")
         need(_is_int(self.density) and 1 <= self.density <= 6, "density", "an integer from 1 to 6")
@@ -304,7 +308,7 @@ def _context(p: AnalysisParams, points, tri_ids, weights) -> dict:
     depth = points_on(load_template()["points3d"][:, 2:], face_triangles(), tri_ids, weights)[:, 0]
     design = registration_design(points, depth)
     return dict(params=p, warp=default_warp(p.fill_holes), points=points, tri_ids=tri_ids, weights=weights,
-                reg_mask=registration_mask(points), reg_prior=registration_weights(points), basis=basis,
+                reg_mask=registration_mask(points), reg_prior=registration_weights(points, region=p.register_region), basis=basis,
                 depth=depth, reg_design=design, reg_normals=registration_normals(design))
 
 def _reference(lms, gray, index: int, ctx: dict) -> dict:

@@ -60,6 +60,7 @@ BENCH_CONFIGS = {   # name: (analyze_video parameters, or None for raw image flo
     "lk": (dict(flow="lk"), "act_"),
     "full-res DIS": (dict(dis_scale=0), "act_"),   # DIS medium refined to full resolution
     "DIS fast": (dict(dis_preset="fast"), "act_"),        # DIS fast at half resolution (25 % less flow time)
+    "upper registration": (dict(register_region="upper"), "act_"),   # registered above the eyes and on the midline
     "default": ({}, "act_"),
 }
 
@@ -113,7 +114,8 @@ class BenchSettings:
     "What `accuracy_tables` renders and measures (amplitudes in % of the inter-ocular distance)."
     n_frames: int = 40
     faces: tuple = ("smile", "face", "carphone")                   # `facegps.actionunits.REAL_FACES`
-    aus: tuple = tuple(ACTION_UNITS)                               # each alone at intensity 1: recovery, confusion
+    aus: tuple = (*ACTION_UNITS, "AU6+AU12")                       # each at intensity 1 (a "+" combination scored on
+                                                                   # its first AU's channels): recovery, confusion
     detect_aus: tuple = ("AU12", "AU15", "AU1", "AU4")             # detection limits
     detect_amps: tuple = (0.25, 0.5, 1.0, 2.0, 4.0)                # apex amplitudes tried, smallest first (% IOD)
     large_amps: tuple = (10.0, 15.0, 25.0)                         # AU12 lip-corner displacement (% IOD)
@@ -181,6 +183,14 @@ def _gain_r(pairs: list) -> tuple:
     if len(x) < 3 or x.std() == 0 or y.std() == 0: return np.nan, np.nan
     return float(np.polyfit(x, y, 1)[0]), float(np.corrcoef(x, y)[0, 1])
 
+def _combination(code: str) -> dict:
+    "The action units of a recovery row: 'AU6+AU12' → {AU6: 1, AU12: 1}, each at intensity 1."
+    return dict.fromkeys(code.split("+"), 1.0)
+
+def _scored_channels(code: str) -> list:
+    "The channels a recovery row is scored on: its first action unit's (AU6 in 'AU6+AU12', a smile with a cheek raise)."
+    return ACTION_UNITS[code.split("+")[0]].channels()
+
 def _apex(run: dict) -> np.ndarray:
     return run["curve"] >= 0.95 * run["curve"].max()
 
@@ -200,7 +210,7 @@ def _recovery(s, runs, prefix_of) -> tuple:
     names = list(next(iter(runs.values()))["measured"][next(iter(s.configs))].columns)
     rows, conf = [], {k: {} for k in ["truth", *s.configs]}
     for au in s.aus:
-        right, rs = ACTION_UNITS[au].channels(), [runs[f, au] for f in s.faces]
+        right, rs = _scored_channels(au), [runs[f, au] for f in s.faces]
         first = prefix_of[next(iter(s.configs))]
         conf["truth"][au] = pd.concat([r["truth"][first].loc[_apex(r)].mean() for r in rs], axis=1).mean(1)
         row = dict(AU=au, channels=", ".join(right) or "– (no facegps channel)")
@@ -256,9 +266,11 @@ CAPTIONS = {
     "about": "what was run",
     "leakage": "95th percentile of every muscle's activation over all frames of videos without any expression "
                "(head moving in the image plane, head turning out of it too, or a still head; noise always), % IOD",
-    "recovery": "each AU alone at intensity 1, head moving: gain (slope of measured on true activation) and r of its "
-                "channels, their mean at the apex (true and measured) and the largest other channel there, % IOD",
-    "confusion": "mean activation at the apex of each channel (columns) for each AU alone (rows), head moving, % IOD",
+    "recovery": "each AU alone at intensity 1 (AU6+AU12: a smile with a cheek raise, scored on AU6's channels), head "
+                "moving: gain (slope of measured on true activation) and r of its channels, their mean at the apex (true "
+                "and measured) and the largest other channel there, % IOD",
+    "confusion": "mean activation at the apex of each channel (columns) for each AU alone or combination (rows), head "
+                 "moving, % IOD",
     "detection": "smallest apex amplitude (% IOD) whose channels' peak exceeds 3x their 95th percentile on the "
                  "matching head-only video, with r >= 0.9 against the truth",
     "large expressions": "AU12 with the lip corners moving by 10-25 % IOD, head moving: gain, r and apex mean of the "
@@ -276,7 +288,7 @@ def accuracy_tables(settings: BenchSettings | None = None, workdir=None, quiet=N
     try:
         base = {(f, m): R.run(f, {True: "head", False: "still"}.get(m, m), {}, m) for f in s.faces
                 for m in (True, "turning", False)}
-        runs = {(f, au): R.run(f, au, {au: 1.0}, True) for f in s.faces for au in s.aus}
+        runs = {(f, au): R.run(f, au, _combination(au), True) for f in s.faces for au in s.aus}
         leakage = _leakage(s, base)
         recovery, confusion = _recovery(s, runs, prefix_of) if s.aus else (pd.DataFrame(), {})
         detection = _detection(s, R, base, prefix_of)
