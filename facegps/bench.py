@@ -6,7 +6,7 @@ Docs: https://facegps.github.io/facegps/bench.html.md"""
 
 # %% auto #0
 __all__ = ['SEMI_SYNTHETIC', 'BENCH_CONFIGS', 'ACTIVATION_FUNCTIONS', 'CI_SETTINGS', 'CAPTIONS', 'BARE_MEDIAPIPE',
-           'STARTUP_FRAMES', 'displace', 'raw_image_flow', 'field_activations', 'frame_activations',
+           'MEASUREMENT_CORE', 'STARTUP_FRAMES', 'displace', 'raw_image_flow', 'field_activations', 'frame_activations',
            'check_field_activations', 'config_activations', 'BenchSettings', 'bench_settings', 'accuracy_tables',
            'warp_speed', 'pipeline_speed', 'peak_rss_mb', 'markdown_table', 'machine_description', 'run_accuracy',
            'process_speed', 'run_speed']
@@ -415,6 +415,39 @@ while True:
 print(n)
 """
 
+# The measurement's core and nothing else, as a process (argv: clip, DIS preset): facegps's landmark step in one
+# thread, and in a second the canonical warp and the DIS flow with its photometric check at the analysis's sample
+# points; no registration, smoothing, muscles, pose, quality gate, outputs or pandas. What any analysis built on
+# these steps costs at least: `process_speed`'s ceiling rows.
+MEASUREMENT_CORE = """
+import sys, threading, queue
+import cv2
+from facegps.video import VideoReader
+from facegps.landmarks import FaceMeshTracker
+from facegps.manifold import densify, face_triangles, load_template, points_on
+from facegps.affine import default_warp
+from facegps.pose import canonical_vertices
+from facegps.flow import flow_at_points
+cv2.setNumThreads(1)
+clip, preset = sys.argv[1], sys.argv[2]
+tris = face_triangles(); points = points_on(load_template()["points"], tris, *densify(tris, 3))
+warp, q = default_warp(False), queue.Queue(8)
+def landmarks():
+    with FaceMeshTracker() as tracker:
+        for fr in VideoReader(clip): q.put((fr.gray, tracker.track(fr.color)))
+    q.put(None)
+threading.Thread(target=landmarks, daemon=True).start()
+ref, n = None, 0
+while (item := q.get()) is not None:
+    gray, lms = item
+    if lms is None: continue
+    if ref is None: ref = (lms, warp.warp(gray, canonical_vertices(lms, lms)))
+    canon = warp.warp(gray, canonical_vertices(lms, ref[0]))
+    flow_at_points(ref[1], canon, points, method="dis", dis_preset=preset, dis_finest_scale=1, photo_max=14.0)
+    n += 1
+print(n)
+"""
+
 def _concat_smile(path, repeat: int, n_frames: int | None = None) -> Path:
     """The smile sample played `repeat` times, forward and backward in turn (no jump between copies), mp4v; only its
     first `n_frames` frames when given."""
@@ -427,11 +460,13 @@ def _concat_smile(path, repeat: int, n_frames: int | None = None) -> Path:
 
 STARTUP_FRAMES = 2   # frames of the clip that times a process's fixed cost (imports, models, start-up, writing)
 
-def process_speed(repeat: int = 7, runs: int = 2, variants: dict | None = None) -> pd.DataFrame:
+def process_speed(repeat: int = 7, runs: int = 2, variants: dict | None = None, cores: dict | None = None) -> pd.DataFrame:
     """Wall-clock seconds of whole processes on the same clip (the smile sample ×`repeat`, 640×360; 7 → 504 frames),
     imports and start-up included, alternated `runs` times in one run (best of each): a bare MediaPipe Face Mesh
     loop (decode + landmarks, nothing else: the baseline), and `facegps analyze --no-overlay` with each of
-    `variants` (name → extra CLI options). Returns seconds, frames/s and the ratio to the baseline's rate; and, from
+    `variants` (name → extra CLI options), and `MEASUREMENT_CORE` with each DIS preset of `cores` (name → preset;
+    default medium and fast): the landmarks, the warp and the flow alone, a ceiling on the analysis's rate on this
+    machine. Returns seconds, frames/s and the ratio to the baseline's rate; and, from
     the same commands on the clip's first `STARTUP_FRAMES` frames, each process's fixed cost (`startup_s`) and its
     rate past it (`per_frame_fps`, frames/s over the frames beyond those, and its ratio to the baseline's)."""
     import subprocess, sys
@@ -439,6 +474,7 @@ def process_speed(repeat: int = 7, runs: int = 2, variants: dict | None = None) 
     variants = {"default (DIS medium, half resolution)": [], "DIS fast, half resolution": ["--dis-preset", "fast"],
                 "DIS medium, full resolution": ["--dis-scale", "0"], "DIS ultrafast, half resolution": ["--dis-preset", "ultrafast"],
                 "LK": ["--flow", "lk"]} if variants is None else variants
+    cores = {"DIS medium": "medium", "DIS fast": "fast"} if cores is None else cores
     with tempfile.TemporaryDirectory() as d:
         clips = {"clip": _concat_smile(Path(d) / "clip.mp4", repeat),
                  "start": _concat_smile(Path(d) / "start.mp4", 1, STARTUP_FRAMES)}
@@ -447,7 +483,9 @@ def process_speed(repeat: int = 7, runs: int = 2, variants: dict | None = None) 
             return {"bare MediaPipe process (baseline)": [sys.executable, "-c", BARE_MEDIAPIPE, str(clip)],
                     **{f"facegps analyze --no-overlay, {k}": [facegps_cmd, "analyze", str(clip), "-o",
                                                              str(Path(d) / "out"), "--no-overlay", "--quiet", *v]
-                       for k, v in variants.items()}}
+                       for k, v in variants.items()},
+                    **{f"measurement core only (landmarks, warp, {k} + check; no outputs)":
+                       [sys.executable, "-c", MEASUREMENT_CORE, str(clip), v] for k, v in cores.items()}}
         best = {c: dict.fromkeys(cmds(clips[c]), np.inf) for c in clips}
         for _ in range(runs):
             for c, clip in clips.items():
