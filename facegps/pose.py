@@ -87,9 +87,36 @@ def head_pose(landmarks: np.ndarray) -> tuple:
     tpl3 = load_template()["points3d"]
     return euler_angles(robust_similarity(tpl3[STABLE_LANDMARKS], landmarks[STABLE_LANDMARKS]).R)
 
-def head_poses(landmarks: np.ndarray) -> np.ndarray:
-    "T×3 array of (yaw, pitch, roll) in degrees for landmarks T×468×3 (NaN rows where no face)."
-    return np.array([head_pose(l) for l in landmarks])
+def _umeyama_many(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple:
+    """`umeyama` from one `x` (N×3) onto each of T point sets `y` (T×N×3) with weights `w` (T×N), all at once:
+    (scale T, R T×3×3, t T×3)."""
+    w = w / w.sum(1, keepdims=True)
+    mx, my = w @ x, np.einsum("tn,tnd->td", w, y)
+    xc, yc = x[None] - mx[:, None], y - my[:, None]
+    u, s, vt = np.linalg.svd(np.einsum("tn,tni,tnj->tij", w, yc, xc))
+    flip = np.linalg.det(u @ vt) < 0                 # a reflection: flip the weakest axis (as `umeyama`)
+    u[flip, :, -1] *= -1; s[flip, -1] *= -1
+    R = u @ vt
+    scale = s.sum(1) / np.einsum("tn,tn->t", w, (xc ** 2).sum(2))
+    return scale, R, my - scale[:, None] * np.einsum("td,ted->te", mx, R)
+
+def head_poses(landmarks: np.ndarray, iterations: int = 5, k: float = 1.5) -> np.ndarray:
+    """T×3 array of (yaw, pitch, roll) in degrees for landmarks T×468×3 (NaN rows where no face): `head_pose` for
+    every frame, its robust fit (`robust_similarity`, `iterations`, `k`) run for all frames at once."""
+    L = np.asarray(landmarks, np.float64)[:, STABLE_LANDMARKS]
+    out, ok = np.full((len(L), 3), np.nan), np.isfinite(L).all((1, 2))
+    if not ok.any(): return out
+    x, y = load_template()["points3d"][STABLE_LANDMARKS].astype(np.float64), L[ok]
+    w = np.ones(y.shape[:2])
+    for _ in range(iterations):
+        scale, R, t = _umeyama_many(x, y, w)
+        r = np.sqrt(((scale[:, None, None] * np.einsum("nd,ted->tne", x, R) + t[:, None] - y) ** 2).sum(2))
+        c = k * np.maximum(1.4826 * np.median(r, axis=1), 1e-9)[:, None]
+        w = c / np.maximum(r, c)                     # Huber weights, as `robust_similarity`
+    R = _umeyama_many(x, y, w)[1]
+    yaw, pitch, roll = np.arcsin(np.clip(-R[:, 2, 0], -1, 1)), np.arctan2(R[:, 2, 1], R[:, 2, 2]), np.arctan2(R[:, 1, 0], R[:, 0, 0])
+    out[ok] = np.degrees(np.stack([yaw, pitch, roll], 1))
+    return out
 
 # %% ../nbs/06_pose.ipynb #e1d09036
 CANONICAL_MODES = ("pose", "mesh")

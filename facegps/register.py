@@ -16,7 +16,7 @@ from functools import lru_cache
 import numpy as np
 
 from .manifold import face_triangles, load_template, points_on
-from .pose import canonical_vertices
+from .pose import _median, canonical_vertices
 
 # %% ../nbs/10a_register.ipynb #6cac2a33
 def registration_mask(points: np.ndarray, radius_iod: float = 0.2) -> np.ndarray:
@@ -69,10 +69,13 @@ def robust_registration(x: np.ndarray, y: np.ndarray, z: np.ndarray, prior: np.n
     K = registration_normals(D) if normals is None else normals
     y = np.asarray(y, np.float64)
     g, w = np.einsum("nri,nr->ni", D.reshape(-1, 2, 6), y), prior      # each point's share of Dᵀy
+    yf, fit = y.ravel(), (slice(None) if use is None else np.flatnonzero(use))
     for _ in range(iterations):
         q = np.linalg.solve((w @ K).reshape(6, 6), w @ g)            # the weighted 6×6 normal equations
-        r = np.sqrt((((D @ q).reshape(-1, 2) - y) ** 2).sum(1))
-        h = k * max(1.4826 * np.median(r if use is None else r[use]), floor)
+        e = D @ q - yf                                                 # x, y residuals interleaved
+        e *= e
+        r = np.sqrt(e[0::2] + e[1::2])
+        h = k * max(1.4826 * _median(r[fit]), floor)
         w = prior * h / np.maximum(r, h)
     q = np.linalg.solve((w @ K).reshape(6, 6), w @ g)
     return np.array([[q[0], -q[1]], [q[1], q[0]]]), q[2:4], q[4:6]

@@ -290,14 +290,23 @@ def polar_smooth(disp: np.ndarray, basis: SpectralBasis, n_modes: int | None = N
 def smooth_in_space(disp: np.ndarray, basis: SpectralBasis, n_modes: int | None = None, rolloff: float = 3.0,
                     fill_invalid: bool = False) -> np.ndarray:
     """Step 1 of `polar_smooth` (vector reading): both components of `disp` (T×P×2 or P×2, canonical px) low-passed
-    over the face (`basis.smooth_field`). Frames are independent, so this runs frame by frame as they are measured.
-    Returns float32 of `disp`'s shape, NaN where `disp` is NaN unless `fill_invalid`. A complete P×2 frame (no
-    NaN: the analysis's usual case) takes the float32 projection (`SpectralBasis.projector`), 4× faster."""
+    over the face (`basis.smooth_field`). Frames are independent, so any block of frames can be smoothed on its own.
+    Returns float32 of `disp`'s shape, NaN where `disp` is NaN unless `fill_invalid`. Complete frames (no NaN: the
+    analysis's usual case) take the float32 projection (`SpectralBasis.projector`), all of a block's in one pair of
+    matrix products; frames with missing points take the general path, frames with none stay NaN."""
     d = np.asarray(disp)
-    if d.ndim == 2 and not np.isnan(d).any():
+    if d.ndim == 2: return smooth_in_space(d[None], basis, n_modes, rolloff, fill_invalid)[0]
+    missing = np.isnan(d).any(2)
+    complete, empty = ~missing.any(1), missing.all(1)
+    out = np.full(d.shape, np.nan, np.float32)
+    if complete.any():
         U, Uh = basis.projector(n_modes, rolloff)
-        return U @ (Uh.T @ d.astype(np.float32))
-    return basis.smooth_field(disp, n_modes=n_modes, rolloff=rolloff, keep_nan=not fill_invalid).astype(np.float32)
+        x = d[complete].astype(np.float32).transpose(1, 0, 2).reshape(d.shape[1], -1)      # P × (frames·2)
+        out[complete] = (U @ (Uh.T @ x)).reshape(d.shape[1], -1, 2).transpose(1, 0, 2)
+    partial = ~complete & (fill_invalid | ~empty)
+    if partial.any():
+        out[partial] = basis.smooth_field(d[partial], n_modes=n_modes, rolloff=rolloff, keep_nan=not fill_invalid)
+    return out
 
 def smooth_in_time(smoothed: np.ndarray, bad: np.ndarray, wavelet: str = "sym4", level: int | None = None,
                    threshold_scale: float = 1.0, r_in_time: bool = False, fill_invalid: bool = False) -> np.ndarray:
