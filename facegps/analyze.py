@@ -357,7 +357,7 @@ def analyze_video(path, out_dir=None, quiet=None, **params) -> Analysis:
         shutil.rmtree(work, ignore_errors=True)       # the returned memory maps stay valid (POSIX)
 
 def _stream(reader, p, points, tri_ids, weights, work, busy, quiet) -> tuple:
-    "The one pass over the video: landmarks → gap bridging → per-frame flow and spatial smoothing, rows to files."
+    "The one pass over the video: landmarks → gap bridging → per-frame flow, registration and quality gate, rows to files."
     P, mesh = len(points), p.canonical == "mesh"
     shapes = dict(landmarks=(N_LANDMARKS, 3), verts=(N_LANDMARKS, 2), raw=(P, 2), conf=(P,))
     if mesh: shapes["mesh"] = (P, 2)
