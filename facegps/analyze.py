@@ -303,11 +303,10 @@ def _measure_frame(gray, lms, ref: dict, ctx: dict, is_ref: bool = False) -> dic
     return out
 
 def _context(p: AnalysisParams, points, tri_ids, weights) -> dict:
-    basis = (lambda: default_basis(p.density, p.n_modes))
     depth = points_on(load_template()["points3d"][:, 2:], face_triangles(), tri_ids, weights)[:, 0]
     design = registration_design(points, depth)
     return dict(params=p, warp=default_warp(p.fill_holes), points=points, tri_ids=tri_ids, weights=weights,
-                reg_mask=registration_mask(points), reg_prior=registration_weights(points, region=p.register_region), basis=basis,
+                reg_mask=registration_mask(points), reg_prior=registration_weights(points, region=p.register_region),
                 depth=depth, reg_design=design, reg_normals=registration_normals(design))
 
 def _reference(lms, gray, index: int, ctx: dict) -> dict:
@@ -405,7 +404,7 @@ def _stream(reader, p, points, tri_ids, weights, work, busy, quiet) -> tuple:
     try:
         frames = _landmark_frames(reader, p.max_faces, busy, quiet, p.face)
         if pool is not None: frames = _background(frames, PIPELINE_DEPTH, stop)   # landmarks start now
-        if p.smooth: ctx["basis"]()                                                # built (or cached) meanwhile
+        if p.smooth: default_basis(p.density, p.n_modes)                           # built (or cached) meanwhile
         bridger = _GapBridger(int(round(p.max_gap_s * reader.fps)))
         for fr, pts, n_faces in frames:
             for item in bridger.push((fr, n_faces, pts is not None), pts): take(item)
@@ -445,7 +444,8 @@ def _finish(path, reader, p, tpl, points, stores, meta, ref, work, busy) -> tupl
         chunk = max(1, TIME_CHUNK // T)
         def in_time(c0):                                                   # one chunk of points, all frames
             c1 = min(P, c0 + chunk)
-            return c0, smooth_in_time(space_s.columns(c0, c1), np.isnan(raw_s.columns(c0, c1)).any(2))
+            space = space_s.columns(c0, c1)                                # NaN exactly where raw is (no fill)
+            return c0, smooth_in_time(space, np.isnan(space).any(2))
         starts, n = list(range(0, P, chunk)), max(1, PIPELINE_THREADS)
         with ThreadPoolExecutor(n, thread_name_prefix="facegps-time") as pool:   # n chunks at a time: memory stays flat
             for k in range(0, len(starts), n):

@@ -415,7 +415,7 @@ while True:
 print(n)
 """
 
-# The measurement's core and nothing else, as a process (argv: clip, DIS preset): facegps's landmark step in one
+# The measurement's core and nothing else, as a process (argv: clip, DIS preset, finest DIS level, photo_max): facegps's landmark step in one
 # thread, and in a second the canonical warp and the DIS flow with its photometric check at the analysis's sample
 # points; no registration, smoothing, muscles, pose, quality gate, outputs or pandas. What any analysis built on
 # these steps costs at least: `process_speed`'s ceiling rows.
@@ -429,7 +429,7 @@ from facegps.affine import default_warp
 from facegps.pose import canonical_vertices
 from facegps.flow import flow_at_points
 cv2.setNumThreads(1)
-clip, preset = sys.argv[1], sys.argv[2]
+clip, preset, finest, photo_max = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 tris = face_triangles(); points = points_on(load_template()["points"], tris, *densify(tris, 3))
 warp, q = default_warp(False), queue.Queue(8)
 def landmarks():
@@ -443,7 +443,7 @@ while (item := q.get()) is not None:
     if lms is None: continue
     if ref is None: ref = (lms, warp.warp(gray, canonical_vertices(lms, lms)))
     canon = warp.warp(gray, canonical_vertices(lms, ref[0]))
-    flow_at_points(ref[1], canon, points, method="dis", dis_preset=preset, dis_finest_scale=1, photo_max=14.0)
+    flow_at_points(ref[1], canon, points, method="dis", dis_preset=preset, dis_finest_scale=finest, photo_max=photo_max)
     n += 1
 print(n)
 """
@@ -475,6 +475,7 @@ def process_speed(repeat: int = 7, runs: int = 2, variants: dict | None = None, 
                 "DIS medium, full resolution": ["--dis-scale", "0"], "DIS ultrafast, half resolution": ["--dis-preset", "ultrafast"],
                 "LK": ["--flow", "lk"]} if variants is None else variants
     cores = {"DIS medium": "medium", "DIS fast": "fast"} if cores is None else cores
+    defaults = AnalysisParams()                      # the core measures as the default analysis does
     with tempfile.TemporaryDirectory() as d:
         clips = {"clip": _concat_smile(Path(d) / "clip.mp4", repeat),
                  "start": _concat_smile(Path(d) / "start.mp4", 1, STARTUP_FRAMES)}
@@ -485,7 +486,8 @@ def process_speed(repeat: int = 7, runs: int = 2, variants: dict | None = None, 
                                                              str(Path(d) / "out"), "--no-overlay", "--quiet", *v]
                        for k, v in variants.items()},
                     **{f"measurement core only (landmarks, warp, {k} + check; no outputs)":
-                       [sys.executable, "-c", MEASUREMENT_CORE, str(clip), v] for k, v in cores.items()}}
+                       [sys.executable, "-c", MEASUREMENT_CORE, str(clip), v, str(defaults.dis_scale),
+                        str(defaults.photo_max)] for k, v in cores.items()}}
         best = {c: dict.fromkeys(cmds(clips[c]), np.inf) for c in clips}
         for _ in range(runs):
             for c, clip in clips.items():

@@ -74,12 +74,16 @@ def robust_similarity(x: np.ndarray, y: np.ndarray, iterations: int = 5, k: floa
     return umeyama(x, y, w)
 
 # %% ../nbs/06_pose.ipynb #218459f7
+def _euler_degrees(R: np.ndarray) -> np.ndarray:
+    "…×3 (yaw, pitch, roll) in degrees of rotations `R` (…×3×3) = Rz(roll)·Ry(yaw)·Rx(pitch)."
+    yaw = np.arcsin(np.clip(-R[..., 2, 0], -1, 1))
+    pitch = np.arctan2(R[..., 2, 1], R[..., 2, 2])
+    roll = np.arctan2(R[..., 1, 0], R[..., 0, 0])
+    return np.degrees(np.stack([yaw, pitch, roll], -1))
+
 def euler_angles(R: np.ndarray) -> tuple:
     "(yaw, pitch, roll) in degrees of rotation `R` = Rz(roll)·Ry(yaw)·Rx(pitch)."
-    yaw = np.arcsin(np.clip(-R[2, 0], -1, 1))
-    pitch = np.arctan2(R[2, 1], R[2, 2])
-    roll = np.arctan2(R[1, 0], R[0, 0])
-    return tuple(float(np.degrees(a)) for a in (yaw, pitch, roll))
+    return tuple(float(a) for a in _euler_degrees(R))
 
 def head_pose(landmarks: np.ndarray) -> tuple:
     "(yaw, pitch, roll) in degrees of one frame's landmarks (468×3, pixels), NaNs when the frame has no face."
@@ -113,9 +117,7 @@ def head_poses(landmarks: np.ndarray, iterations: int = 5, k: float = 1.5) -> np
         r = np.sqrt(((scale[:, None, None] * np.einsum("nd,ted->tne", x, R) + t[:, None] - y) ** 2).sum(2))
         c = k * np.maximum(1.4826 * np.median(r, axis=1), 1e-9)[:, None]
         w = c / np.maximum(r, c)                     # Huber weights, as `robust_similarity`
-    R = _umeyama_many(x, y, w)[1]
-    yaw, pitch, roll = np.arcsin(np.clip(-R[:, 2, 0], -1, 1)), np.arctan2(R[:, 2, 1], R[:, 2, 2]), np.arctan2(R[:, 1, 0], R[:, 0, 0])
-    out[ok] = np.degrees(np.stack([yaw, pitch, roll], 1))
+    out[ok] = _euler_degrees(_umeyama_many(x, y, w)[1])
     return out
 
 # %% ../nbs/06_pose.ipynb #e1d09036
