@@ -6,7 +6,7 @@ Docs: https://facegps.github.io/facegps/analyze.html.md"""
 
 # %% auto #0
 __all__ = ['PARAM_HELP', 'MIN_VALID', 'PIPELINE_THREADS', 'PIPELINE_DEPTH', 'TIME_CHUNK', 'SPACE_BLOCK_BYTES',
-           'SMALL_FACE_IOD_PX', 'AnalysisParams', 'bridge_gaps', 'Analysis', 'measured_activations',
+           'SMALL_FACE_IOD_PX', 'AnalysisParams', 'bridge_gaps', 'Analysis', 'measured_activations', 'prewarp_vertices',
            'one_library_thread', 'analyze_video']
 
 # %% ../nbs/11_analyze.ipynb #5039555e
@@ -23,14 +23,14 @@ import pandas as pd
 import facegps
 from .affine import default_warp
 from .core import FaceGPSError, progress
-from .flow import flow_at_points
+from .flow import _as_u8, agreement_weights, dis_at_points, flow_at_points, photometric_weights
 from .landmarks import FACE_RULES, N_LANDMARKS, FaceMeshTracker, LandmarkTrack, require_face
 from .manifold import densify, face_triangles, interocular_distance, load_template, points_on
 from .mks import (muscle_descriptors, rbf_kernels, kernel_gamma, mks_smooth, muscle_activations,
                          muscle_contractions, pull_directions)
 from .pose import CANONICAL_MODES, canonical_vertices, head_poses
 from .quality import frame_quality, quality_verdict
-from .register import (landmark_displacement, register_field, registered_vertices, registration_design,
+from .register import (global_affine, landmark_displacement, register_field, registered_vertices, registration_design,
                               registration_mask, registration_normals, registration_weights, unregister,
                               REGISTER_REGIONS)
 from .smoothing import _one_blas_thread, default_basis, smooth_in_space, smooth_in_time
@@ -46,7 +46,13 @@ PARAM_HELP = {  # every parameter of the analysis, documented once (units in bra
     "flow": '"dis" (dense DIS flow to pyramid level `dis_scale`, photometric check) or "lk" (pyramidal Lucas–Kanade, forward–backward check)',
     "dis_preset": 'DIS preset: "medium", "fast" or "ultrafast" (flow "dis")',
     "dis_scale": 'finest pyramid level the DIS flow is refined to: 0 = full resolution, 1 = half (flow "dis")',
-    "photo_max": 'photometric error above which a point is invalid [gray levels, 7×7 mean] (flow "dis")',
+    "photo_max": 'photometric error at which the flow\'s weight is one half (with `photo_band` 0: above which a point is invalid) [gray levels, 7×7 mean] (flow "dis")',
+    "photo_band": 'half-width of the soft photometric check: the flow\'s weight falls from 1 at `photo_max` − band to 0 at `photo_max` + band; 0 = a hard switch [gray levels] (flow "dis")',
+    "prewarp": 'warp each frame toward its own landmarks where they moved far (`prewarp_start`, `prewarp_full`), so that DIS measures a residual, and blend the image\'s displacement with the landmarks\' by `photometric_weights` × `agreement_weights` ("pose", flow "dis"); off = DIS measures the whole displacement, a hard switch to the landmark fill',
+    "prewarp_start": 'a landmark that moved less than this is not pre-warped (its jitter stays out of the image) [canonical px] (`prewarp`)',
+    "prewarp_full": 'a landmark that moved more than this is pre-warped all the way; linear between [canonical px] (`prewarp`)',
+    "disagreement_scale": 'Cauchy scale c of the image\'s disagreement δ with the landmarks: the image keeps the weight c²/(c²+|δ|²), so a flow that jumped to a second solution fades toward the landmarks instead of flipping the reading; None = no such weight [canonical px] (`prewarp`)',
+    "smooth_r_in_time": 'also denoise the displacement\'s length in time (wavelet shrinkage per point, as its direction is): removes frame-to-frame flicker (`smooth`)',
     "reference": 'reference frame index (a neutral frame); None = first frame with a face',
     "lk_win": 'LK window side [canonical px] (flow "lk")',
     "lk_levels": 'LK pyramid levels (flow "lk")',
@@ -81,6 +87,12 @@ class AnalysisParams:
     dis_preset: str = "medium"
     dis_scale: int = 1
     photo_max: float = 14.0
+    photo_band: float = 6.0
+    prewarp: bool = True
+    prewarp_start: float = 3.0
+    prewarp_full: float = 8.0
+    disagreement_scale: float | None = 5.0
+    smooth_r_in_time: bool = True
     reference: int | None = None
     lk_win: int = 9
     lk_levels: int = 2
@@ -112,6 +124,10 @@ class AnalysisParams:
         need(self.register_region in REGISTER_REGIONS, "register_region", f"one of {REGISTER_REGIONS}")
         need(_is_int(self.dis_scale) and 0 <= self.dis_scale <= 3, "dis_scale", "an integer from 0 to 3")
         need(self.photo_max > 0, "photo_max", "> 0")
+        need(self.photo_band >= 0, "photo_band", ">= 0 (gray levels; 0 = a hard check)")
+        need(self.disagreement_scale is None or self.disagreement_scale > 0, "disagreement_scale", "None or > 0 (canonical px)")
+        need(self.prewarp_start >= 0, "prewarp_start", ">= 0 (canonical px)")
+        need(self.prewarp_full >= self.prewarp_start, "prewarp_full", f">= prewarp_start ({self.prewarp_start})")
         need(_is_int(self.density) and 1 <= self.density <= 6, "density", "an integer from 1 to 6")
         need(_is_int(self.lk_win) and self.lk_win >= 3 and self.lk_win % 2 == 1, "lk_win", "an odd integer >= 3")
         need(_is_int(self.lk_levels) and 1 <= self.lk_levels <= 6, "lk_levels", "an integer from 1 to 6")
@@ -276,9 +292,11 @@ def _measure_frame(gray, lms, ref: dict, ctx: dict, is_ref: bool = False) -> dic
     p, W, sec, pts = ctx["params"], ctx["warp"], {}, ctx["points"]
     t1 = time.perf_counter()
     v = canonical_vertices(lms, ref["lms"], p.canonical)
-    canon = W.warp(gray, v)
     def guess_at(m=slice(None)):       # where the landmarks say the points went ("pose" mode), at the points `m`
         return landmark_displacement(lms, ref["lms"], pts[m], ctx["tri_ids"][m], ctx["weights"][m], pose_vertices=v)
+    if p.prewarp and p.canonical == "pose" and p.flow == "dis" and not is_ref:
+        return _measure_prewarped(gray, lms, v, guess_at(), ref, ctx, t1)
+    canon = W.warp(gray, v)
     lk_init = guess_at() if p.canonical == "pose" and p.flow == "lk" else None
     d, ok = flow_at_points(ref["canon"], canon, pts, method=p.flow, win=p.lk_win, levels=p.lk_levels,
                            fb_max=p.fb_max, init=lk_init, dis_preset=p.dis_preset, photo_max=p.photo_max,
@@ -301,6 +319,57 @@ def _measure_frame(gray, lms, ref: dict, ctx: dict, is_ref: bool = False) -> dic
     sec["pose_s"] = time.perf_counter() - t2
     out["sec"] = sec
     return out
+
+def prewarp_vertices(lms: np.ndarray, v: np.ndarray, start: float = 3.0, full: float = 8.0) -> np.ndarray:
+    """Warp vertices (468×2 frame px) between the pose-mode vertices `v` (head motion followed, expression not) and
+    the frame's landmarks `lms` (468×≥2 frame px): each vertex goes the share s = clip((|δ| − `start`) / (`full` −
+    `start`), 0, 1) of its way to its landmark, δ being that way in canonical px (through the face's global affine
+    map). Landmark jitter and small expressions stay with the image (s = 0); a broad smile is pre-warped (s = 1)."""
+    v = np.asarray(v, np.float64); way = np.asarray(lms, np.float64)[:, :2] - v
+    canon = way @ np.linalg.inv(global_affine(v)[:2])                              # frame px → canonical px
+    s = np.clip((np.linalg.norm(canon, axis=1) - start) / max(full - start, 1e-9), 0, 1)
+    return v + s[:, None] * way
+
+def _measure_prewarped(gray, lms, v, L, ref: dict, ctx: dict, t1: float) -> dict:
+    """`_measure_frame` with `prewarp`: the frame is warped by `prewarp_vertices`, so that DIS (from the reference's
+    canonical image) measures only the residual r of what that pre-warp, Lp, already undid; the image's displacement
+    F = Lp + r is blended with the landmarks' `L` (P×2, first moved onto the image as a whole: `_landmarks_on_image`,
+    fitted where the frame is seen and not pre-warped) as d = L + w (F − L), w = `photometric_weights` (recorded as
+    the confidence) times `agreement_weights` of F − L scaled by how far each point was pre-warped; the registration
+    G is fitted to d where w ≥ ½. `v`: the frame's
+    pose-mode warp vertices; `t1`: when the frame's work began."""
+    p, pts = ctx["params"], ctx["points"]
+    pv = prewarp_vertices(lms, v, p.prewarp_start, p.prewarp_full)
+    Lp = landmark_displacement(pv, ref["lms"], pts, ctx["tri_ids"], ctx["weights"], pose_vertices=v)
+    r, err = dis_at_points(ref["canon"], _as_u8(ctx["warp"].warp(gray, pv)), pts, p.dis_preset, p.dis_scale)
+    L = np.asarray(L, np.float64)
+    F = Lp + np.nan_to_num(r)                                                    # the image's displacement
+    share = np.clip(np.linalg.norm(Lp, axis=1) / np.maximum(np.linalg.norm(L, axis=1), 1e-9), 0, 1)
+    seen = photometric_weights(err, p.photo_max, p.photo_band)
+    L = _landmarks_on_image(L, F, (seen >= 0.5) & (share < 0.5), ctx)
+    w = seen * agreement_weights((F - L) * share[:, None], p.disagreement_scale)
+    d = L + w[:, None] * (F - L)
+    G = (register_field(d, w >= 0.5, pts, ctx["depth"], ctx["reg_mask"], prior=ctx["reg_prior"],
+                        design=ctx["reg_design"], normals=ctx["reg_normals"]) if p.refine else None)
+    if not p.landmark_fill: d[seen == 0] = np.nan
+    if G is not None:
+        d = unregister(d, pts, ctx["depth"], G)
+        v = registered_vertices(v, G)
+    t2 = time.perf_counter()
+    return dict(raw=d.astype(np.float32), conf=seen.astype(np.float32), verts=np.asarray(v, np.float32),
+                quality=frame_quality(gray, lms), sec=dict(flow_s=t2 - t1, pose_s=time.perf_counter() - t2))
+
+def _landmarks_on_image(L: np.ndarray, F: np.ndarray, use: np.ndarray, ctx: dict) -> np.ndarray:
+    """The landmark field `L` (P×2 canonical px) moved by the similarity-and-depth map (`register_field`'s model) that
+    best takes it onto the image's field `F` on the `use` points of the registration mask: MediaPipe's mesh can sit a
+    pixel or two off the skin as a whole (on the mirrored smile sample its pitch differs by 2.5°), the image cannot.
+    Unchanged when too few points are usable."""
+    G = register_field(F - L, use, ctx["points"], ctx["depth"], ctx["reg_mask"], prior=ctx["reg_prior"],
+                       design=ctx["reg_design"], normals=ctx["reg_normals"])
+    if G is None: return L
+    A, b, c = G
+    x = ctx["points"]
+    return L + (x @ A.T + b + ctx["depth"][:, None] * c - x)
 
 def _context(p: AnalysisParams, points, tri_ids, weights) -> dict:
     depth = points_on(load_template()["points3d"][:, 2:], face_triangles(), tri_ids, weights)[:, 0]
@@ -445,7 +514,7 @@ def _finish(path, reader, p, tpl, points, stores, meta, ref, work, busy) -> tupl
         def in_time(c0):                                                   # one chunk of points, all frames
             c1 = min(P, c0 + chunk)
             space = space_s.columns(c0, c1)                                # NaN exactly where raw is (no fill)
-            return c0, smooth_in_time(space, np.isnan(space).any(2))
+            return c0, smooth_in_time(space, np.isnan(space).any(2), r_in_time=p.smooth_r_in_time)
         starts, n = list(range(0, P, chunk)), max(1, PIPELINE_THREADS)
         with ThreadPoolExecutor(n, thread_name_prefix="facegps-time") as pool:   # n chunks at a time: memory stays flat
             for k in range(0, len(starts), n):

@@ -6,10 +6,11 @@ Docs: https://facegps.github.io/facegps/bench.html.md"""
 
 # %% auto #0
 __all__ = ['SEMI_SYNTHETIC', 'BENCH_CONFIGS', 'ACTIVATION_FUNCTIONS', 'CI_SETTINGS', 'CAPTIONS', 'BARE_MEDIAPIPE',
-           'MEASUREMENT_CORE', 'STARTUP_FRAMES', 'displace', 'raw_image_flow', 'field_activations', 'frame_activations',
-           'check_field_activations', 'config_activations', 'BenchSettings', 'bench_settings', 'accuracy_tables',
-           'warp_speed', 'pipeline_speed', 'peak_rss_mb', 'markdown_table', 'machine_description', 'run_accuracy',
-           'process_speed', 'run_speed']
+           'MEASUREMENT_CORE', 'STARTUP_FRAMES', 'INVARIANCE_TARGETS', 'INVARIANCE_CLIPS', 'displace', 'raw_image_flow',
+           'field_activations', 'frame_activations', 'check_field_activations', 'config_activations', 'BenchSettings',
+           'bench_settings', 'accuracy_tables', 'warp_speed', 'pipeline_speed', 'peak_rss_mb', 'markdown_table',
+           'machine_description', 'run_accuracy', 'process_speed', 'run_speed', 'transformed_video', 'compare_records',
+           'flicker', 'invariance_table']
 
 # %% ../nbs/12_bench.ipynb #bad8c0da
 import os, resource, shutil, tempfile, time, zlib
@@ -24,9 +25,9 @@ import pandas as pd
 import facegps
 from .actionunits import (ACTION_UNITS, au_curve, au_truth, face_frame, head_curves, intensity_for, real_face,
                                  render_au_video)
-from .analyze import AnalysisParams, analyze_video
+from .analyze import AnalysisParams, analyze_video, measured_activations
 from .core import progress
-from .data import sample_video
+from .data import SAMPLE_VIDEOS, sample_video
 from .landmarks import track_landmarks
 from .manifold import densify, face_triangles, load_template, points_on
 from .mks import (kernel_gamma, muscle_activations, muscle_contractions, muscle_descriptors, pull_directions,
@@ -61,6 +62,7 @@ BENCH_CONFIGS = {   # name: (analyze_video parameters, or None for raw image flo
     "full-res DIS": (dict(dis_scale=0), "act_"),   # DIS medium refined to full resolution
     "DIS fast": (dict(dis_preset="fast"), "act_"),        # DIS fast at half resolution (25 % less flow time)
     "upper registration": (dict(register_region="upper"), "act_"),   # registered above the eyes and on the midline
+    "v2": (dict(prewarp=False, smooth_r_in_time=False), "act_"),   # before 0.3: DIS on the whole displacement, hard check
     "default": ({}, "act_"),
 }
 
@@ -513,3 +515,106 @@ def run_speed() -> dict:
     from facegps.analyze import PIPELINE_THREADS
     print(f"machine: {machine_description()}; flow worker threads: {PIPELINE_THREADS}")
     return dict(process=process_speed(), pipeline=pipeline_speed(), warp=warp_speed(), memory=mem)
+
+# %% ../nbs/12_bench.ipynb #5a881577
+INVARIANCE_TARGETS = {"re-encoded": 0.3, "moved": 0.5, "mirrored": 0.5, "half resolution": 0.7, "flicker": 0.3}   # % IOD, p95
+INVARIANCE_CLIPS = ("smile", "carphone")   # the real sample videos (`facegps.data.SAMPLE_VIDEOS`)
+
+def _moved_frame(frame: np.ndarray, t: int, roll_deg: float, scale: float, shift_px: tuple) -> np.ndarray:
+    "Frame `t` rolled roll_deg·sin(2πt/60), scaled 1 + scale·sin(2πt/45), shifted (sx·sin(2πt/50), sy·cos(2πt/70)) px."
+    h, w = frame.shape[:2]
+    M = cv2.getRotationMatrix2D((w / 2, h / 2), roll_deg * np.sin(2 * np.pi * t / 60), 1 + scale * np.sin(2 * np.pi * t / 45))
+    M[:, 2] += (shift_px[0] * np.sin(2 * np.pi * t / 50), shift_px[1] * np.cos(2 * np.pi * t / 70))
+    return cv2.warpAffine(frame, M, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+def transformed_video(src, kind: str, out, roll_deg: float = 10.0, scale: float = 0.05,
+                      shift_px: tuple = (20.0, 12.0)) -> Path:
+    """Write the video `src` to `out` (.mp4, OpenCV `mp4v`) with each frame transformed by `kind`: "re-encoded"
+    (unchanged), "moved" (`_moved_frame`: degrees, fraction, image px), "mirrored" (left–right) or "half resolution"
+    (2× smaller, area interpolation). Returns `out`."""
+    cap, out = cv2.VideoCapture(str(src)), Path(out)
+    fps, writer, t = cap.get(cv2.CAP_PROP_FPS) or 30.0, None, 0
+    try:
+        while True:
+            ok, f = cap.read()
+            if not ok: break
+            if kind == "moved": f = _moved_frame(f, t, roll_deg, scale, shift_px)
+            elif kind == "mirrored": f = np.ascontiguousarray(f[:, ::-1])
+            elif kind == "half resolution": f = cv2.resize(f, (f.shape[1] // 2, f.shape[0] // 2), interpolation=cv2.INTER_AREA)
+            elif kind != "re-encoded": raise ValueError(f"unknown transform {kind!r}")
+            if writer is None: writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (f.shape[1], f.shape[0]))
+            writer.write(f); t += 1
+    finally:
+        cap.release()
+        if writer is not None: writer.release()
+    return out
+
+def _measured(frames: pd.DataFrame, muscle: str) -> np.ndarray:
+    "The `act_` column of `muscle` (canonical px) with NaN where it is not measured (`measured_activations`' rule)."
+    return measured_activations(frames, "act", muscles=[muscle])[muscle].to_numpy()
+
+def _mirror_name(m: str) -> str:
+    return m[:-2] + {"_R": "_L", "_L": "_R"}[m[-2:]] if m[-2:] in ("_R", "_L") else m
+
+def compare_records(a: pd.DataFrame, b: pd.DataFrame, iod: float, mirrored: bool = False) -> dict:
+    """|Δ act| between two frames tables of the same footage (b's `_L`/`_R` channels swapped when `mirrored`), in %
+    of the inter-ocular distance `iod` (canonical px), over the muscle-frames measured in both: p95, the worst muscle
+    and its p95, the zygomaticus correlation, the number compared."""
+    n, per = min(len(a), len(b)), {}
+    for m in [c[4:] for c in a.columns if c.startswith("act_")]:
+        d = np.abs(_measured(a, m)[:n] - _measured(b, _mirror_name(m) if mirrored else m)[:n]) / iod * 100
+        per[m] = d[np.isfinite(d)]
+    return _summary(per) | dict(zygomaticus_r=_zygomaticus_r(a.iloc[:n], b.iloc[:n]))
+
+def flicker(frames: pd.DataFrame, iod: float, rows: slice = slice(None)) -> dict:
+    """Frame-to-frame noise of each channel: |a[t+1] − 2a[t] + a[t−1]| / 2 over the measured frames (in `rows`), in %
+    IOD (`iod` canonical px): p95 over muscles × frames, the worst muscle and its p95 (`per_muscle`: all of them)."""
+    per = {}
+    for m in [c[4:] for c in frames.columns if c.startswith("act_")]:
+        x = _measured(frames, m)[rows]
+        d = np.abs(x[2:] - 2 * x[1:-1] + x[:-2]) / 2 / iod * 100
+        per[m] = d[np.isfinite(d)]
+    return _summary(per)
+
+def _summary(per: dict) -> dict:
+    allv = np.concatenate(list(per.values())) if per else np.zeros(0)
+    p95 = {m: float(np.percentile(v, 95)) for m, v in per.items() if v.size}
+    worst = max(p95, key=p95.get) if p95 else None
+    return dict(p95=float(np.percentile(allv, 95)) if allv.size else np.nan, worst=worst,
+                worst_p95=p95.get(worst, np.nan), compared=int(allv.size), per_muscle=p95)
+
+def _zygomaticus_r(a: pd.DataFrame, b: pd.DataFrame) -> float:
+    za = (a["act_zygomaticus_major_R"] + a["act_zygomaticus_major_L"]).to_numpy(float)
+    zb = (b["act_zygomaticus_major_R"] + b["act_zygomaticus_major_L"]).to_numpy(float)
+    k = np.isfinite(za) & np.isfinite(zb)
+    return float(np.corrcoef(za[k], zb[k])[0, 1]) if k.sum() > 2 and za[k].std() > 0 and zb[k].std() > 0 else np.nan
+
+def invariance_table(clips=INVARIANCE_CLIPS, roll_deg: float = 10.0, scale: float = 0.05, shift_px: tuple = (20.0, 12.0),
+                     workdir=None, quiet=None, **params) -> pd.DataFrame:
+    """The real-footage checks (`INVARIANCE_TARGETS`) on each clip of `clips` (names of sample videos, or paths),
+    analysed with `params` (`analyze_video`'s, no overlay): one row per clip and check with p95, worst muscle, its p95
+    (% IOD), zygomaticus r, muscle-frames compared, target and whether it is met. `roll_deg` (degrees), `scale`
+    (fraction) and `shift_px` (image px) set the "moved" transform."""
+    work = Path(workdir or tempfile.mkdtemp(prefix="facegps-invariance-")); work.mkdir(parents=True, exist_ok=True)
+    iod, rows = load_template()["iod"], []
+    try:
+        for clip in clips:
+            src = sample_video(clip) if clip in SAMPLE_VIDEOS else Path(clip)
+            run = lambda v: analyze_video(v, quiet=quiet, **{"overlay": False, **params}).frames
+            orig = run(src)
+            versions = {k: run(transformed_video(src, k, work / f"{Path(src).stem}-{k.replace(' ', '_')}.mp4",
+                                                 roll_deg, scale, shift_px))
+                        for k in ("re-encoded", "moved", "mirrored", "half resolution")}
+            results = {"re-encoded": compare_records(orig, versions["re-encoded"], iod),
+                       **{k: compare_records(versions["re-encoded"], versions[k], iod, mirrored=k == "mirrored")
+                          for k in ("moved", "mirrored", "half resolution")},
+                       "flicker": flicker(orig, iod) | dict(zygomaticus_r=np.nan)}
+            for check, r in results.items():
+                rows.append(dict(clip=Path(src).name if clip not in SAMPLE_VIDEOS else clip, check=check,
+                                 p95_iod_pct=r["p95"], worst_muscle=r["worst"], worst_p95=r["worst_p95"],
+                                 zygomaticus_r=r["zygomaticus_r"], compared=r["compared"],
+                                 target=INVARIANCE_TARGETS[check],
+                                 met=bool(r["p95"] <= INVARIANCE_TARGETS[check]) if r["compared"] else False))
+    finally:
+        if workdir is None: shutil.rmtree(work, ignore_errors=True)
+    return pd.DataFrame(rows).set_index(["clip", "check"])

@@ -18,7 +18,7 @@ from .jobs import landmark_job
 
 # the accuracy benchmark's configurations (`facegps.bench.BENCH_CONFIGS`, checked below), named here so that
 # `facegps --help` need not import the analysis
-BENCH_CONFIG_NAMES = ("raw image flow", "mesh", "v1-like", "lk", "full-res DIS", "DIS fast", "upper registration", "default")
+BENCH_CONFIG_NAMES = ("raw image flow", "mesh", "v1-like", "lk", "full-res DIS", "DIS fast", "upper registration", "v2", "default")
 
 # %% ../nbs/20_cli.ipynb #821d2626
 class _Parser(argparse.ArgumentParser):
@@ -182,19 +182,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", action="store_true", help="also write each video's HTML report (OUT/videos/<id>.html)")
     _add_analysis_options(p)
     _add_common(p)
-    p = sub.add_parser("bench", help="benchmarks: accuracy (semi-synthetic ground truth), speed, or batch scaling",
+    p = sub.add_parser("bench", help="benchmarks: accuracy (semi-synthetic ground truth), invariance on real footage, speed, or batch scaling",
                        description="accuracy: action units rendered on real faces with known head motion, noise and "
                                    "compression (semi-synthetic), scored on the activation columns in % of the "
                                    "inter-ocular distance: leakage, recovery and muscle confusion, detection limits, "
                                    "large expressions, for raw image flow, mesh, a v1-like setting, LK, "
                                    "full-resolution DIS and the default side by side (small under $CI); speed: the whole `facegps analyze` process against "
                                    "a bare MediaPipe process on the same clip, steps, warps, peak memory; batch: the "
-                                   "same sample-derived videos with 1 and 2 Dask workers (speed-up, per-video memory). "
+                                   "same sample-derived videos with 1 and 2 Dask workers (speed-up, per-video memory); "
+                                   "invariance: real clips re-encoded, moved, mirrored and at half resolution must give "
+                                   "the same muscle record, and its frame-to-frame flicker (% IOD, p95). "
                                    "Prints markdown tables.")
-    p.add_argument("which", choices=["accuracy", "speed", "batch"], help="which benchmark")
+    p.add_argument("which", choices=["accuracy", "speed", "batch", "invariance"], help="which benchmark")
+    p.add_argument("--clips", nargs="+", default=None, metavar="CLIP",
+                   help="invariance: sample video names or video paths (default: smile carphone)")
+    p.add_argument("--roll", type=float, default=10.0, help="invariance: roll amplitude of the moved version (degrees; default 10)")
+    p.add_argument("--scale", type=float, default=0.05, help="invariance: scale amplitude of the moved version (fraction; default 0.05)")
+    p.add_argument("--shift", type=float, nargs=2, default=[20.0, 12.0], metavar=("X", "Y"),
+                   help="invariance: shift amplitudes of the moved version (image px; default 20 12)")
     p.add_argument("--configs", nargs="+", choices=list(BENCH_CONFIG_NAMES), metavar="NAME",
                    help=f"accuracy: measure only these configurations, among {', '.join(map(repr, BENCH_CONFIG_NAMES))} "
-                        "(default: all)")
+                        "(default: all); invariance: the configurations compared (default: default)")
     p.add_argument("--frames", type=_positive_int, default=40, help="frames per synthetic video (accuracy; default 40)")
     p.add_argument("--videos", type=_positive_int, default=6, help="videos in the batch benchmark (default 6)")
     p.add_argument("--workers", type=_positive_int, nargs="+", default=[1, 2],
@@ -548,6 +556,18 @@ def _bench(args) -> int:
     elif args.which == "accuracy":
         tables = bench.run_accuracy(args.frames, **({"configs": {c: bench.BENCH_CONFIGS[c] for c in args.configs}}
                                                     if args.configs else {}))
+    elif args.which == "invariance":
+        for c in args.clips or ():
+            if c not in SAMPLE_VIDEOS and not Path(c).is_file():
+                raise FaceGPSError("not a sample video name nor a video file", c)
+        import pandas as pd
+        configs = args.configs or ["default"]
+        if "raw image flow" in configs: raise FaceGPSError("invariance compares analyses; 'raw image flow' is none", "--configs")
+        print(f"machine: {bench.machine_description()}; real footage: {', '.join(args.clips or bench.INVARIANCE_CLIPS)}")
+        tables = {"invariance": pd.concat({c: bench.invariance_table(tuple(args.clips or bench.INVARIANCE_CLIPS),
+                                                                      args.roll, args.scale, tuple(args.shift),
+                                                                      **bench.BENCH_CONFIGS[c][0]) for c in configs},
+                                          names=["configuration"])}
     else: tables = bench.run_speed()
     for name, df in tables.items():
         print(f"\n### {name}\n"); print(bench.markdown_table(df))

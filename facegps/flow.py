@@ -7,7 +7,7 @@ Docs: https://facegps.github.io/facegps/flow.html.md"""
 
 # %% auto #0
 __all__ = ['FLOW_METHODS', 'DIS_PRESETS', 'DIS_MARGIN', 'eig2x2_sym', 'lk_normal_equations', 'dis_flow', 'photometric_error',
-           'sample_field', 'flow_at_points']
+           'sample_field', 'dis_at_points', 'flow_at_points', 'photometric_weights', 'agreement_weights']
 
 # %% ../nbs/07_flow.ipynb #504481fc
 import threading
@@ -143,6 +143,18 @@ def _points_box(p: np.ndarray, W: int, H: int, margin: int = DIS_MARGIN) -> tupl
     x1, y1 = np.minimum(np.ceil(p.max(0)).astype(int) + margin + 1, (W, H))
     return slice(y0, y1), slice(x0, x1)
 
+def dis_at_points(ref: np.ndarray, cur: np.ndarray, points: np.ndarray, preset: str = "medium",
+                  finest_scale: int = 0) -> tuple:
+    """DIS flow from 8-bit gray `ref` to `cur` (same shape) over the bounding box of `points` (P×2, x y px, inside
+    the image) and `DIS_MARGIN` px around it, sampled bilinearly at the points: (disp P×2 float64 px, photometric
+    error P float64 gray levels, `photometric_error`)."""
+    H, W = ref.shape
+    rows, cols = box = _points_box(points, W, H)
+    a, b = np.ascontiguousarray(ref[box]), np.ascontiguousarray(cur[box])
+    flow = dis_flow(a, b, preset, finest_scale)                                   # over the points' box, px
+    q = np.asarray(points, np.float64) - (cols.start, rows.start)
+    return sample_field(flow, q), sample_field(photometric_error(a, b, flow)[..., None], q)[:, 0]
+
 def flow_at_points(ref_gray: np.ndarray, cur_gray: np.ndarray, points: np.ndarray, method: str = "lk",
                    win: int = 9, levels: int = 2, fb_max: float = 0.5, dis_preset: str = "medium",
                    init: np.ndarray | None = None, dis_finest_scale: int = 0, photo_max: float = 10.0) -> tuple:
@@ -173,15 +185,28 @@ def flow_at_points(ref_gray: np.ndarray, cur_gray: np.ndarray, points: np.ndarra
             g = None if init is None else np.nan_to_num(np.asarray(init, np.float32).reshape(-1, 2)[valid])
             d, ok = _lk_fb(ref, cur, p[valid].astype(np.float32), int(win), int(levels), fb_max, g)
         else:
-            rows, cols = box = _points_box(p[valid], W, H)
-            x0, y0 = cols.start, rows.start
-            a, b = np.ascontiguousarray(ref[box]), np.ascontiguousarray(cur[box])
-            flow = dis_flow(a, b, dis_preset, dis_finest_scale)                        # over the points' box, px
-            err = photometric_error(a, b, flow)
-            q = p[valid] - (x0, y0)
-            d, ok = sample_field(flow, q), sample_field(err[..., None], q)[:, 0] <= photo_max
+            d, err = dis_at_points(ref, cur, p[valid], dis_preset, dis_finest_scale)
+            ok = err <= photo_max
         ok &= np.isfinite(d).all(1)
         idx = np.flatnonzero(valid)
         valid[idx[~ok]] = False
         disp[idx[ok]] = d[ok]
     return disp, valid
+
+# %% ../nbs/07_flow.ipynb #60e60dcc
+def photometric_weights(photo_err: np.ndarray, photo_max: float = 14.0, photo_band: float = 6.0) -> np.ndarray:
+    """The photometric check made soft: per point (P float64, 0–1) 1 where `photo_err` (P, gray levels) is below
+    `photo_max` − `photo_band`, 0 above `photo_max` + `photo_band`, linear between; `photo_band` 0 is the hard check
+    (1 where `photo_err` ≤ `photo_max`). NaN errors give 0. How much of the skin the image explains: the
+    `confidence` in `displacement.npz`, and through the kernels the `valid_<muscle>` shares."""
+    e = np.asarray(photo_err, np.float64)
+    with np.errstate(invalid="ignore"):
+        w = np.clip((photo_max + photo_band - e) / (2 * photo_band), 0, 1) if photo_band > 0 else (e <= photo_max) * 1.0
+    return np.where(np.isfinite(e), w, 0.0)
+
+def agreement_weights(disagreement: np.ndarray, scale: float | None = 5.0) -> np.ndarray:
+    """Cauchy weight c² / (c² + |δ|²) per point (P float64, 0–1) of `disagreement` δ (P×2 canonical px: the image's
+    displacement minus the landmarks'), c = `scale` (canonical px; None: 1 everywhere). NaN disagreements give 0."""
+    d2 = (np.asarray(disagreement, np.float64) ** 2).sum(-1)
+    if scale is None: return np.where(np.isfinite(d2), 1.0, 0.0)
+    return np.where(np.isfinite(d2), scale ** 2 / (scale ** 2 + np.nan_to_num(d2)), 0.0)

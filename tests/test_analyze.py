@@ -36,7 +36,8 @@ def test_output_contract(smile_analysis):
     for kind in ("act", "mag", "valid"): assert all(f"{kind}_{m}" in frames.columns for m in z["muscles"])
     assert (frames.filter(like="act_") >= 0).all().all()                        # contractions are clipped at 0
     assert frames[[f"valid_{m}" for m in z["muscles"]]].stack().between(0, 1).all()
-    assert z["confidence"].shape == (T, P) and set(np.unique(z["confidence"][np.isfinite(z["confidence"])])) <= {0, 1}
+    c = z["confidence"][np.isfinite(z["confidence"])]
+    assert z["confidence"].shape == (T, P) and c.min() >= 0 and c.max() <= 1 and c.mean() > 0.5   # image weights, mostly the image
     s = json.loads((out / "summary.json").read_text())
     assert s["parameters"]["canonical"] == "pose" and s["reference_frame"] == 0 and s["frames_with_face"] == 72
     assert {"landmarks_s", "flow_s", "total_s"} <= set(s["timings_s"])
