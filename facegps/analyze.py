@@ -295,7 +295,7 @@ def _measure_frame(gray, lms, ref: dict, ctx: dict, is_ref: bool = False) -> dic
     def guess_at(m=slice(None)):       # where the landmarks say the points went ("pose" mode), at the points `m`
         return landmark_displacement(lms, ref["lms"], pts[m], ctx["tri_ids"][m], ctx["weights"][m], pose_vertices=v)
     if p.prewarp and p.canonical == "pose" and p.flow == "dis" and not is_ref:
-        return _measure_prewarped(gray, lms, v, guess_at(), ref, ctx, t1)
+        return _measure_prewarped(gray, lms, v, ref, ctx, t1)
     canon = W.warp(gray, v)
     lk_init = guess_at() if p.canonical == "pose" and p.flow == "lk" else None
     d, ok = flow_at_points(ref["canon"], canon, pts, method=p.flow, win=p.lk_win, levels=p.lk_levels,
@@ -330,19 +330,19 @@ def prewarp_vertices(lms: np.ndarray, v: np.ndarray, start: float = 3.0, full: f
     s = np.clip((np.linalg.norm(canon, axis=1) - start) / max(full - start, 1e-9), 0, 1)
     return v + s[:, None] * way
 
-def _measure_prewarped(gray, lms, v, L, ref: dict, ctx: dict, t1: float) -> dict:
+def _measure_prewarped(gray, lms, v, ref: dict, ctx: dict, t1: float) -> dict:
     """`_measure_frame` with `prewarp`: the frame is warped by `prewarp_vertices`, so that DIS (from the reference's
     canonical image) measures only the residual r of what that pre-warp, Lp, already undid; the image's displacement
-    F = Lp + r is blended with the landmarks' `L` (P×2, first moved onto the image as a whole: `_landmarks_on_image`,
+    F = Lp + r is blended with the landmarks' field L (P×2, first moved onto the image as a whole: `_landmarks_on_image`,
     fitted where the frame is seen and not pre-warped) as d = L + w (F − L), w = `photometric_weights` (recorded as
     the confidence) times `agreement_weights` of F − L scaled by how far each point was pre-warped; the registration
     G is fitted to d where w ≥ ½. `v`: the frame's
     pose-mode warp vertices; `t1`: when the frame's work began."""
     p, pts = ctx["params"], ctx["points"]
     pv = prewarp_vertices(lms, v, p.prewarp_start, p.prewarp_full)
-    Lp = landmark_displacement(pv, ref["lms"], pts, ctx["tri_ids"], ctx["weights"], pose_vertices=v)
+    L, Lp = landmark_displacement(np.stack([lms[:, :2], pv]), ref["lms"], pts, ctx["tri_ids"], ctx["weights"],
+                                  pose_vertices=v).astype(np.float64)
     r, err = dis_at_points(ref["canon"], _as_u8(ctx["warp"].warp(gray, pv)), pts, p.dis_preset, p.dis_scale)
-    L = np.asarray(L, np.float64)
     F = Lp + np.nan_to_num(r)                                                    # the image's displacement
     share = np.clip(np.linalg.norm(Lp, axis=1) / np.maximum(np.linalg.norm(L, axis=1), 1e-9), 0, 1)
     seen = photometric_weights(err, p.photo_max, p.photo_band)
@@ -514,7 +514,9 @@ def _finish(path, reader, p, tpl, points, stores, meta, ref, work, busy) -> tupl
         def in_time(c0):                                                   # one chunk of points, all frames
             c1 = min(P, c0 + chunk)
             space = space_s.columns(c0, c1)                                # NaN exactly where raw is (no fill)
-            return c0, smooth_in_time(space, np.isnan(space).any(2), r_in_time=p.smooth_r_in_time)
+            smoothed = smooth_in_time(space, np.isnan(space).any(2), r_in_time=p.smooth_r_in_time)
+            smoothed[ref["index"]] = space[ref["index"]]                  # the reference is the record's zero: kept
+            return c0, smoothed
         starts, n = list(range(0, P, chunk)), max(1, PIPELINE_THREADS)
         with ThreadPoolExecutor(n, thread_name_prefix="facegps-time") as pool:   # n chunks at a time: memory stays flat
             for k in range(0, len(starts), n):

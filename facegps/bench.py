@@ -473,7 +473,8 @@ def process_speed(repeat: int = 7, runs: int = 2, variants: dict | None = None, 
     rate past it (`per_frame_fps`, frames/s over the frames beyond those, and its ratio to the baseline's)."""
     import subprocess, sys
     facegps_cmd = str(Path(sys.executable).parent / "facegps")
-    variants = {"default (DIS medium, half resolution)": [], "DIS fast, half resolution": ["--dis-preset", "fast"],
+    variants = {"default (DIS medium, half resolution)": [], "v2 (version 0.2's default)": ["--no-prewarp", "--no-smooth-r-in-time"],
+                "DIS fast, half resolution": ["--dis-preset", "fast"],
                 "DIS medium, full resolution": ["--dis-scale", "0"], "DIS ultrafast, half resolution": ["--dis-preset", "ultrafast"],
                 "LK": ["--flow", "lk"]} if variants is None else variants
     cores = {"DIS medium": "medium", "DIS fast": "fast"} if cores is None else cores

@@ -14,6 +14,7 @@ __all__ = ['LOWER_FACE_WEIGHT', 'REGISTER_REGIONS', 'registration_mask', 'regist
 from functools import lru_cache
 
 import numpy as np
+import scipy.sparse as sp
 
 from .manifold import face_triangles, load_template, points_on
 from .pose import _median, canonical_vertices
@@ -143,19 +144,37 @@ def sane_triangles(L: np.ndarray, J: np.ndarray, bounds: tuple = (1 / 3, 3)) -> 
         s_max, s_min = _singular_values_2x2(L @ _inverse_2x2(J)[None])
     return np.isfinite(_inverse_2x2(L)).all((1, 2)) & (s_min > bounds[0]) & (s_max < bounds[1])
 
+@lru_cache(maxsize=8)
+def _sample_operators(tri_bytes: bytes, weight_bytes: bytes) -> tuple:
+    """For the sample points with `tri_ids` and `weights` (given as bytes, so that they can be cached): the triangles
+    they use, each point's index among them, and the sparse P×468 barycentric operator (points_on = B @ vertices)."""
+    tri_ids = np.frombuffer(tri_bytes, np.int64)
+    weights = np.frombuffer(weight_bytes, np.float64).reshape(len(tri_ids), 3)
+    used, t = np.unique(tri_ids, return_inverse=True)
+    rows = np.repeat(np.arange(len(tri_ids)), 3)
+    B = sp.csr_matrix((weights.ravel(), (rows, face_triangles()[tri_ids].ravel())), shape=(len(tri_ids), len(load_template()["points"])))
+    return used, t, B
+
 def landmark_displacement(lms: np.ndarray, ref_lms: np.ndarray, points: np.ndarray, tri_ids: np.ndarray,
                           weights: np.ndarray, pose_vertices: np.ndarray | None = None) -> np.ndarray:
     """P×2 canonical displacement (canonical px) of the mesh-following sample points between the reference and a frame.
     `pose_vertices`: the frame's `pose`-mode warp vertices (468×2 px) when already computed. Pass a subset of the
-    points (with their `tri_ids`, `weights`) to compute only those."""
+    points (with their `tri_ids`, `weights`) to compute only those. `lms` may also be K landmark sets (K×468×≥2, frame
+    px) measured against the same pose vertices: K×P×2, the shared work done once."""
     tris = face_triangles()
-    pose_v = canonical_vertices(lms, ref_lms, "pose") if pose_vertices is None else pose_vertices
+    lms = np.asarray(lms, np.float64)
+    pose_v = canonical_vertices(lms if lms.ndim == 2 else lms[0], ref_lms, "pose") if pose_vertices is None else pose_vertices
     pose_v = np.asarray(pose_v, np.float64)
-    used, t = np.unique(tri_ids, return_inverse=True)                           # only the triangles of these points
+    used, t, B = _sample_operators(np.ascontiguousarray(tri_ids, np.int64).tobytes(),
+                                   np.ascontiguousarray(weights, np.float64).tobytes())
     M = np.einsum("fij,fjk->fik", _template_triangle_inverses()[used], pose_v[tris[used]])   # canonical → frame, transposed
     L = M[:, :2].transpose(0, 2, 1)                                              # linear parts, frame = L x + t
     J = global_affine(pose_v)[:2].T                                              # the face's global linear map
     inv = np.where(sane_triangles(L, J)[:, None, None], _inverse_2x2(L), _inverse_2x2(J)[None])
     where_mesh_says = np.einsum("pij,pj->pi", L[t], points) + M[t, 2]            # the point under the pose warp
-    y = points_on(lms[:, :2], tris, tri_ids, weights) - where_mesh_says          # where the landmarks put it instead
-    return np.einsum("pij,pj->pi", inv[t], y).astype(np.float32)
+    sets = lms[None] if lms.ndim == 2 else lms
+    on_mesh = B @ np.concatenate([s[:, :2] for s in sets], 1)                    # P×2K: the landmarks' barycentric points
+    out = np.stack([np.einsum("pij,pj->pi", inv[t], on_mesh[:, 2 * k:2 * k + 2] - where_mesh_says)
+                    for k in range(len(sets))]).astype(np.float32)              # where the landmarks put them instead
+    return out[0] if lms.ndim == 2 else out
+

@@ -155,7 +155,7 @@ def expression_summary(E: np.ndarray, n_clusters: int = 10) -> pd.DataFrame:
 
 
 # %% ../nbs/19_tags.ipynb #77fe847e
-DEFAULT_THRESHOLD = {"facegps": 0.75, "fer": 0.55}   # the F1-best thresholds on the smile sample (the chapter; seed 003 uses 0.5)
+DEFAULT_THRESHOLD = {"facegps": 0.8, "fer": 0.55}   # the F1-best thresholds on the smile sample (the chapter; seed 003 uses 0.5)
 
 class _Embedder:
     "The per-frame embeddings of analysed videos, computed once each (`kind`: 'facegps' or 'fer')."

@@ -38,7 +38,7 @@ def test_tag_the_smile_from_two_of_its_frames(tmp_path, smile):
     assert abs(smile_seg["first_frame"] - 19) <= 2 and len(seg[seg["tag"] == "smile"]) == 1
     rates = pd.read_csv(tables / "appearance.csv", index_col=0)
     assert rates.loc["person_0", "smile"] > 0.6 and len(pd.read_csv(tables / "clusters.csv")) == 10
-    assert json.loads((tables / "tags.json").read_text())["threshold"] == 0.75
+    assert json.loads((tables / "tags.json").read_text())["threshold"] == 0.8
 
 
 def test_tag_every_person_from_photos(tmp_path, smile_frames):
