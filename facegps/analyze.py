@@ -175,7 +175,7 @@ class Analysis:
     raw_disp: np.ndarray         # T×P×2 before smoothing
     mks_disp: np.ndarray         # T×P×2 the MKS field r'' (paper's formula), direction of disp
     mesh_disp: np.ndarray | None # canonical="mesh" only: T×P×2 landmark-driven part (total = disp + mesh_disp)
-    confidence: np.ndarray       # T×P: 1 = measured by the image flow, 0 = landmark-driven only, NaN = no face
+    confidence: np.ndarray       # T×P: how much the image explains each point (1 = seen, 0 = landmark-driven only; soft between), NaN = no face
     landmarks: np.ndarray        # T×468×3 image px (interpolated over short gaps)
     muscles: list
     descriptors: np.ndarray      # m×2 canonical px
