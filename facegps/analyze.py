@@ -31,6 +31,7 @@ from .mks import (muscle_descriptors, rbf_kernels, kernel_gamma, mks_smooth, mus
 from .pose import CANONICAL_MODES, canonical_vertices, head_poses
 from .quality import frame_quality, quality_verdict
 from .register import (global_affine, landmark_displacement, register_field, registered_vertices, registration_design,
+                              registration_motion,
                               registration_mask, registration_normals, registration_weights, unregister,
                               REGISTER_REGIONS)
 from .smoothing import _one_blas_thread, default_basis, smooth_in_space, smooth_in_time
@@ -366,10 +367,7 @@ def _landmarks_on_image(L: np.ndarray, F: np.ndarray, use: np.ndarray, ctx: dict
     Unchanged when too few points are usable."""
     G = register_field(F - L, use, ctx["points"], ctx["depth"], ctx["reg_mask"], prior=ctx["reg_prior"],
                        design=ctx["reg_design"], normals=ctx["reg_normals"])
-    if G is None: return L
-    A, b, c = G
-    x = ctx["points"]
-    return L + (x @ A.T + b + ctx["depth"][:, None] * c - x)
+    return L if G is None else L + registration_motion(G, ctx["points"], ctx["depth"])
 
 def _context(p: AnalysisParams, points, tri_ids, weights) -> dict:
     depth = points_on(load_template()["points3d"][:, 2:], face_triangles(), tri_ids, weights)[:, 0]

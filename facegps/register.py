@@ -7,8 +7,8 @@ Docs: https://facegps.github.io/facegps/register.html.md"""
 
 # %% auto #0
 __all__ = ['LOWER_FACE_WEIGHT', 'REGISTER_REGIONS', 'registration_mask', 'registration_weights', 'registration_design',
-           'registration_normals', 'robust_registration', 'register_field', 'unregister', 'registered_vertices',
-           'global_affine', 'sane_triangles', 'landmark_displacement']
+           'registration_normals', 'robust_registration', 'register_field', 'unregister', 'registration_motion',
+           'registered_vertices', 'global_affine', 'sane_triangles', 'landmark_displacement']
 
 # %% ../nbs/10a_register.ipynb #6630a16a
 from functools import lru_cache
@@ -99,13 +99,16 @@ def unregister(disp: np.ndarray, points: np.ndarray, depth: np.ndarray, G: tuple
     A, b, c = G
     return (points + disp - b - depth[:, None] * c) @ np.linalg.inv(A).T - points
 
+def registration_motion(G: tuple, points: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    "The displacement (P×2 canonical px) that G = (A, b, c) gives `points` (P×2) at `depth` (P): A x + b + z c − x."
+    A, b, c = G
+    return points @ A.T + b + depth[:, None] * c - points
+
 def registered_vertices(vertices: np.ndarray, G: tuple) -> np.ndarray:
     """Warp vertices (468×2 frame px) moved by G (canonical px) through the warp's best global affine (template →
     frame), for drawing the field on the frame."""
-    A, b, c = G
     tpl = load_template()
-    P, z = tpl["points"], tpl["points3d"][:, 2]
-    return vertices + (P @ A.T + b + z[:, None] * c - P) @ global_affine(vertices)[:2]
+    return vertices + registration_motion(G, tpl["points"], tpl["points3d"][:, 2]) @ global_affine(vertices)[:2]
 
 @lru_cache(maxsize=None)
 def _template_pinv() -> np.ndarray:
