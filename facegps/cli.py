@@ -268,15 +268,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tag", help="tag custom expressions from one reference face each",
                        description="Every frame whose pooled expression embedding lies within a threshold of a "
                                    "reference face takes that reference's tag (seed 003). REFS: a folder of images named "
-                                   "by tag (smile.png; the fer embedding) and/or refs.csv (tag, video, frame: frames of "
-                                   "this or another video; both embeddings). Writes OUT/<name>_tags.html and the tables "
+                                   "by tag (smile.png) and/or refs.csv (tag, video, frame: frames of this or another "
+                                   "video); a photo saved from the tagged video is matched back to its frame. Writes OUT/<name>_tags.html and the tables "
                                    "in OUT/<name>_tags/: tags.parquet, segments.csv, appearance.csv (per person), clusters.csv.")
     p.add_argument("video", help="the video (or image-sequence folder) to tag")
     p.add_argument("--refs", required=True, help="folder of reference faces (images named by tag, and/or refs.csv)")
     p.add_argument("-o", "--out", default="reports", help="reports folder (default: reports)")
     p.add_argument("--faces", choices=["one", "all"], default="one", help="one: the followed face; all: every person")
-    p.add_argument("--embedding", choices=["facegps", "fer"], default="facegps",
-                   help="facegps: the muscle record from the person's neutral frame; fer: the FER2013 CNN's appearance")
+    p.add_argument("--embedding", choices=["auto", "facegps", "fer"], default="auto",
+                   help="facegps: the muscle record from the person's neutral frame; fer: the FER2013 CNN's appearance; "
+                        "auto (default): facegps where every reference is a video frame (refs.csv, or a photo saved "
+                        "from the tagged video, matched back to its frame), fer where any other photo is given")
     p.add_argument("--threshold", type=float, default=None,
                    help="distance within which a frame takes a tag (default: 0.75 facegps, 0.55 fer; seed 003: 0.5)")
     _add_common(p)
@@ -557,6 +559,7 @@ def _tag(args) -> int:
     rates = pd.read_csv(tables / "appearance.csv", index_col=0)
     segs = pd.read_csv(tables / "segments.csv")
     meta = json.loads((tables / "tags.json").read_text())
+    print(f"embedding: {meta['embedding_reason']}")
     print(f"{len(segs)} tagged segments ({meta['embedding']} embedding, threshold {meta['threshold']:g}); appearance rates:")
     for person, r in rates.iterrows(): print(f"  {person}: " + ", ".join(f"{k} {100 * v:.0f} %" for k, v in r.items()))
     print(f"report: {html}")

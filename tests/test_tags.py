@@ -63,3 +63,24 @@ def test_bad_references_are_one_clear_line(tmp_path, smile, make, says):
     make(refs)
     out = run("tag", smile, "--refs", refs, "-o", tmp_path / "r")
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and says in out.stderr, out.stderr
+
+
+def test_photos_saved_from_the_video_just_work(tmp_path, smile):
+    "`facegps tag VIDEO --refs REFS` with crying.png / laughing.png-style frames saved from the video: auto → facegps."
+    frames = [f.color for f in VideoReader(smile)]
+    refs = tmp_path / "refs"; refs.mkdir()
+    cv2.imwrite(str(refs / "neutral.png"), frames[3]); cv2.imwrite(str(refs / "smile.jpg"), frames[30])
+    out = run("tag", smile, "--refs", refs, "-o", tmp_path / "r")
+    assert out.returncode == 0, out.stderr
+    assert "facegps (auto): every reference is a video frame (neutral.png = frame 3, smile.jpg = frame 30" in out.stdout
+    tables = tmp_path / "r" / "single_face_tags"
+    meta = json.loads((tables / "tags.json").read_text())
+    assert meta["embedding"] == "facegps" and meta["embedding_asked"] == "auto" and meta["threshold"] == 0.8
+    t = pd.read_parquet(tables / "tags.parquet")
+    assert (t.loc[40:69, "tag"] == "smile").all() and (t.loc[8:15, "tag"] == "neutral").mean() >= 0.9
+    assert "every reference is a video frame" in (tmp_path / "r" / "single_face_tags.html").read_text()
+    shutil.copy(sample_image("still_happy"), refs / "smile_2.jpg")            # a photo of someone else: fer, said so
+    out = run("tag", smile, "--refs", refs, "-o", tmp_path / "r2")
+    assert out.returncode == 0 and "fer (auto): smile_2.jpg is a photo, not" in out.stdout, out.stdout + out.stderr
+    out = run("tag", smile, "--refs", refs, "--embedding", "facegps", "-o", tmp_path / "r3")
+    assert out.returncode == 2 and "smile_2.jpg: not a frame of the tagged video" in out.stderr, out.stderr
