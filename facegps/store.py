@@ -53,6 +53,11 @@ class RowStore:
         col = self.row_bytes // self.shape[0]
         for t in range(len(values)): os.pwrite(self._f.fileno(), values[t].tobytes(), t * self.row_bytes + c0 * col)
 
+    def write_rows(self, t0: int, rows: np.ndarray):
+        "Overwrite the rows from `t0` with `rows` (n × shape), in place."
+        self._f.flush()
+        os.pwrite(self._f.fileno(), np.ascontiguousarray(rows, np.float32).tobytes(), t0 * self.row_bytes)
+
     def array(self) -> np.ndarray:
         "The rows as an array: a copy-on-write memory map of the file."
         self._f.flush()

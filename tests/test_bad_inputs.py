@@ -120,6 +120,8 @@ FAILURES = [
      2, lambda i: ["no-such-clip.mp4: not a sample video name nor a video file"]),
     ("--disagreement-scale", lambda i, o: ["analyze", i.clip, "-o", o, "--disagreement-scale", "0"],
      2, lambda i: ["argument --disagreement-scale: must be > 0 (canonical px), got 0.0"]),
+    ("--hand-stride 0", lambda i, o: ["analyze", i.clip, "-o", o, "--hand-stride", "0"],
+     2, lambda i: ["argument --hand-stride: must be an integer from 1 to 30 (frames), got 0"]),
     ("--prewarp-full below --prewarp-start", lambda i, o: ["analyze", i.clip, "-o", o, "--prewarp-full", "1"],
      2, lambda i: ["argument --prewarp-full: must be >= prewarp_start (3.0), got 1.0"]),
     ("--density", lambda i, o: ["analyze", i.clip, "-o", o, "--density", "9"],
