@@ -203,8 +203,8 @@ def _unresolved(hmm, Y: np.ndarray, lengths: list, min_frames: int, min_dwell: f
     dwell = 1 / np.maximum(1 - np.diag(hmm.transmat_), 1e-12)
     if occupancy.min() < min_frames: return f"a state holds {occupancy.min()} frames (a full covariance needs {min_frames})"
     if dwell.min() < min_dwell: return f"a state lasts {dwell.min():.1f} frames on average (under {min_dwell:g}: noise, not a state)"
-    sep = min(np.sqrt(max(0.0, (d := hmm.means_[i] - hmm.means_[j]) @ np.linalg.solve((hmm.covars_[i] + hmm.covars_[j]) / 2, d)))
-              for i in range(k) for j in range(i + 1, k))
+    sep = min(np.sqrt(max(0.0, (d := hmm.means_[i] - hmm.means_[j]) @ np.linalg.pinv((hmm.covars_[i] + hmm.covars_[j]) / 2) @ d))
+              for i in range(k) for j in range(i + 1, k))          # pinv: a feature constant in both states adds nothing
     if sep < MIN_SEPARATION: return f"two states' means lie {sep:.2f} pooled SDs apart (under {MIN_SEPARATION:g}: one state)"
     return None
 
