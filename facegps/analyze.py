@@ -6,15 +6,15 @@ Docs: https://facegps.github.io/facegps/analyze.html.md"""
 
 # %% auto #0
 __all__ = ['PARAM_HELP', 'MIN_VALID', 'PIPELINE_THREADS', 'PIPELINE_DEPTH', 'TIME_CHUNK', 'SPACE_BLOCK_BYTES',
-           'HAND_OVER_FACE_SHARE', 'SMALL_FACE_IOD_PX', 'AnalysisParams', 'bridge_gaps', 'Analysis',
-           'measured_activations', 'prewarp_vertices', 'one_library_thread', 'analyze_video', 'hand_cover_points',
-           'hide_covered']
+           'HAND_OVER_FACE_SHARE', 'SMALL_FACE_IOD_PX', 'param', 'AnalysisParams', 'param_rule', 'bridge_gaps',
+           'Analysis', 'measured_activations', 'prewarp_vertices', 'one_library_thread', 'analyze_video',
+           'hand_cover_points', 'hide_covered']
 
 # %% ../nbs/11_analyze.ipynb #5039555e
 import collections, itertools, json, os, queue, shutil, tempfile, threading, time
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import cv2
@@ -42,124 +42,112 @@ from .store import RowStore
 from .outputs import remove_stale_work, work_folder, write_outputs
 
 # %% ../nbs/11_analyze.ipynb #811f26d4
-PARAM_HELP = {  # every parameter of the analysis, documented once (units in brackets)
-    "canonical": '"pose" (expression kept, head motion removed) or "mesh" (the papers\' literal warp)',
-    "refine": 'register each frame to the reference from the image (robust similarity on the upper face\'s flow)',
-    "register_region": '"face" (the face minus eyes and mouth, the lower face at a quarter weight: least head-motion leak) or "upper" (above the eyes and the midline: keeps a cheek raise within a smile, leaks more)',
-    "flow": '"dis" (dense DIS flow to pyramid level `dis_scale`, photometric check) or "lk" (pyramidal Lucas–Kanade, forward–backward check)',
-    "dis_preset": 'DIS preset: "medium", "fast" or "ultrafast" (flow "dis")',
-    "dis_scale": 'finest pyramid level the DIS flow is refined to: 0 = full resolution, 1 = half (flow "dis")',
-    "photo_max": 'photometric error at which the flow\'s weight is one half (with `photo_band` 0: above which a point is invalid) [gray levels, 7×7 mean] (flow "dis")',
-    "photo_band": 'half-width of the soft photometric check: the flow\'s weight falls from 1 at `photo_max` − band to 0 at `photo_max` + band; 0 = a hard switch [gray levels] (flow "dis")',
-    "prewarp": 'warp each frame toward its own landmarks where they moved far (`prewarp_start`, `prewarp_full`), so that DIS measures a residual, and blend the image\'s displacement with the landmarks\' by `photometric_weights` × `agreement_weights` ("pose", flow "dis"); off = DIS measures the whole displacement, a hard switch to the landmark fill',
-    "prewarp_start": 'a landmark that moved less than this is not pre-warped (its jitter stays out of the image) [canonical px] (`prewarp`)',
-    "prewarp_full": 'a landmark that moved more than this is pre-warped all the way; linear between [canonical px] (`prewarp`)',
-    "disagreement_scale": 'Cauchy scale c of the image\'s disagreement δ with the landmarks: the image keeps the weight c²/(c²+|δ|²), so a flow that jumped to a second solution fades toward the landmarks instead of flipping the reading; None = no such weight [canonical px] (`prewarp`)',
-    "smooth_r_in_time": 'also denoise the displacement\'s length in time (wavelet shrinkage per point, as its direction is): removes frame-to-frame flicker (`smooth`)',
-    "reference": 'reference frame index (a neutral frame); None = first frame with a face',
-    "lk_win": 'LK window side [canonical px] (flow "lk")',
-    "lk_levels": 'LK pyramid levels (flow "lk")',
-    "fb_max": 'forward–backward error above which a point is invalid [canonical px] (flow "lk")',
-    "density": 'barycentric subdivision level of the sample points (3 → 3,966 points)',
-    "landmark_fill": 'where the flow fails its check, use the landmark-driven displacement ("pose" only)',
-    "fill_holes": 'warp the mouth and eye openings too (more lip-corner gain; an open mouth then pulls the corners)',
-    "smooth": 'polar smoothing (spectral r, wavelet θ)',
-    "n_modes": 'Laplacian modes kept by the spectral smoothing of r',
-    "sigma_iod": 'MKS kernel width [fraction of the inter-ocular distance]',
-    "muscle_weights": 'MKS weights: None (uniform), a sequence (one per muscle) or {muscle: weight}',
-    "max_gap_s": 'face gaps up to this long are interpolated; longer ones stay NaN [s]',
-    "max_faces": 'faces MediaPipe may report per frame',
-    "face": 'which face to follow when there are several: "largest", "left", "right" (in the image) or N (the N-th from the left), then the nearest',
-    "overlay": 'write overlay.mp4 (H.264)',
-    "overlay_scale": 'arrow length multiplier in the overlay (the true scale is in the data)',
-    "max_frames": 'analyse only the first frames (None = all)',
-    "sharpness_min": 'face-quality gate: frames whose eye sharpness is below this fail [gray levels; seed 003: 3.0]',
-    "yaw_max": 'face-quality gate: frames turned more than this (perspective-n-point yaw) fail [degrees; seed 003: 50]',
-    "hands": 'look for hands over the face (MediaPipe Hands, in the wheel): the skin a hand covers gets no displacement (NaN) and no confidence, so the muscles under it read as unmeasured (`valid_`), and frames get `hand_cover` / `hand_over_face` (`hand_stride`, `hand_margin`)',
-    "hand_stride": 'the hand tracker runs on every this-many-th frame; a frame between takes the hands of both neighbours, so a hand is missed only if it comes and goes within the stride [frames] (`hands`)',
-    "hand_margin": 'a hand covers its landmarks\' convex hull grown by this fraction of the hand\'s size (palm length or width): finger width, landmark error, flow next to the hand [fraction] (`hands`)',
-    "fps": 'frame rate of an image sequence (a folder of frames) [frames/s]; None = 30, or the video file\'s own',
-}
-
 def _is_int(x) -> bool: return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+def param(default, help: str, choices: tuple | None = None, ok=None, rule: str | None = None):
+    """An analysis parameter, declared once (a field of `AnalysisParams`): its `default`, its `help` (units in
+    brackets) and what it may be — one of `choices`, or a value for which the predicate `ok` holds, which `rule` says
+    in words ('an integer from 1 to 6'). `check()`, `PARAM_HELP`, `param_rule` and the command line's options and
+    their help are all read from here."""
+    return field(default=default, metadata=dict(help=help, choices=choices, ok=ok, rule=rule))
 
 @dataclass
 class AnalysisParams:
-    "Parameters of `analyze_video`; each one is explained in `PARAM_HELP`."
-    canonical: str = "pose"
-    refine: bool = True
-    register_region: str = "face"
-    flow: str = "dis"
-    dis_preset: str = "medium"
-    dis_scale: int = 1
-    photo_max: float = 14.0
-    photo_band: float = 6.0
-    prewarp: bool = True
-    prewarp_start: float = 3.0
-    prewarp_full: float = 8.0
-    disagreement_scale: float | None = 5.0
-    smooth_r_in_time: bool = True
-    reference: int | None = None
-    lk_win: int = 9
-    lk_levels: int = 2
-    fb_max: float = 0.5
-    landmark_fill: bool = True
-    fill_holes: bool = False
-    density: int = 3
-    smooth: bool = True
-    n_modes: int = 200
-    sigma_iod: float = 0.12
-    muscle_weights: object = None
-    max_gap_s: float = 0.25
-    max_faces: int = 4
-    face: object = "largest"
-    overlay: bool = True
-    overlay_scale: float = 1.0
-    max_frames: int | None = None
-    fps: float | None = None
-    sharpness_min: float = 3.0
-    yaw_max: float = 50.0
-    hands: bool = True
-    hand_stride: int = HAND_STRIDE
-    hand_margin: float = HAND_MARGIN
+    "Parameters of `analyze_video`: each declares its help (with its unit) and the values it may take once (`param`)."
+    canonical: str = param("pose",
+        '"pose" (expression kept, head motion removed) or "mesh" (the papers\' literal warp)', choices=CANONICAL_MODES)
+    refine: bool = param(True,
+        "register each frame to the reference from the image (robust similarity on the upper face's flow)")
+    register_region: str = param("face",
+        '"face" (the face minus eyes and mouth, the lower face at a quarter weight: least head-motion leak) or "upper" (above the eyes and the midline: keeps a cheek raise within a smile, leaks more)', choices=REGISTER_REGIONS)
+    flow: str = param("dis",
+        '"dis" (dense DIS flow to pyramid level `dis_scale`, photometric check) or "lk" (pyramidal Lucas–Kanade, forward–backward check)', choices=("lk", "dis"))
+    dis_preset: str = param("medium",
+        'DIS preset: "medium", "fast" or "ultrafast" (flow "dis")', choices=("medium", "fast", "ultrafast"))
+    dis_scale: int = param(1,
+        'finest pyramid level the DIS flow is refined to: 0 = full resolution, 1 = half (flow "dis")', ok=lambda v: _is_int(v) and 0 <= v <= 3, rule="an integer from 0 to 3")
+    photo_max: float = param(14.0,
+        'photometric error at which the flow\'s weight is one half (with `photo_band` 0: above which a point is invalid) [gray levels, 7×7 mean] (flow "dis")', ok=lambda v: v > 0, rule="> 0")
+    photo_band: float = param(6.0,
+        'half-width of the soft photometric check: the flow\'s weight falls from 1 at `photo_max` − band to 0 at `photo_max` + band; 0 = a hard switch [gray levels] (flow "dis")', ok=lambda v: v >= 0, rule=">= 0 (gray levels; 0 = a hard check)")
+    prewarp: bool = param(True,
+        'warp each frame toward its own landmarks where they moved far (`prewarp_start`, `prewarp_full`), so that DIS measures a residual, and blend the image\'s displacement with the landmarks\' by `photometric_weights` × `agreement_weights` ("pose", flow "dis"); off = DIS measures the whole displacement, a hard switch to the landmark fill')
+    prewarp_start: float = param(3.0,
+        'a landmark that moved less than this is not pre-warped (its jitter stays out of the image) [canonical px] (`prewarp`)', ok=lambda v: v >= 0, rule=">= 0 (canonical px)")
+    prewarp_full: float = param(8.0,
+        'a landmark that moved more than this is pre-warped all the way; linear between [canonical px] (`prewarp`)', rule=">= prewarp_start")
+    disagreement_scale: float | None = param(5.0,
+        "Cauchy scale c of the image's disagreement δ with the landmarks: the image keeps the weight c²/(c²+|δ|²), so a flow that jumped to a second solution fades toward the landmarks instead of flipping the reading; None = no such weight [canonical px] (`prewarp`)", ok=lambda v: v is None or v > 0, rule="None or > 0 (canonical px)")
+    smooth_r_in_time: bool = param(True,
+        "also denoise the displacement's length in time (wavelet shrinkage per point, as its direction is): removes frame-to-frame flicker (`smooth`)")
+    reference: int | None = param(None,
+        'reference frame index (a neutral frame); None = first frame with a face', ok=lambda v: v is None or (_is_int(v) and v >= 0), rule="None or a frame index >= 0")
+    lk_win: int = param(9,
+        'LK window side [canonical px] (flow "lk")', ok=lambda v: _is_int(v) and v >= 3 and v % 2 == 1, rule="an odd integer >= 3")
+    lk_levels: int = param(2,
+        'LK pyramid levels (flow "lk")', ok=lambda v: _is_int(v) and 1 <= v <= 6, rule="an integer from 1 to 6")
+    fb_max: float = param(0.5,
+        'forward–backward error above which a point is invalid [canonical px] (flow "lk")', ok=lambda v: v > 0, rule="> 0")
+    landmark_fill: bool = param(True,
+        'where the flow fails its check, use the landmark-driven displacement ("pose" only)')
+    fill_holes: bool = param(False,
+        'warp the mouth and eye openings too (more lip-corner gain; an open mouth then pulls the corners)')
+    density: int = param(3,
+        'barycentric subdivision level of the sample points (3 → 3,966 points)', ok=lambda v: _is_int(v) and 1 <= v <= 6, rule="an integer from 1 to 6")
+    smooth: bool = param(True,
+        'polar smoothing (spectral r, wavelet θ)')
+    n_modes: int = param(200,
+        'Laplacian modes kept by the spectral smoothing of r', ok=lambda v: _is_int(v) and v >= 1, rule="an integer >= 1")
+    sigma_iod: float = param(0.12,
+        'MKS kernel width [fraction of the inter-ocular distance]', ok=lambda v: 0 < v <= 1, rule="in (0, 1] (a fraction of the inter-ocular distance)")
+    muscle_weights: object = param(None,
+        'MKS weights: None (uniform), a sequence (one per muscle) or {muscle: weight}')
+    max_gap_s: float = param(0.25,
+        'face gaps up to this long are interpolated; longer ones stay NaN [s]', ok=lambda v: v >= 0, rule=">= 0")
+    max_faces: int = param(4,
+        'faces MediaPipe may report per frame', ok=lambda v: _is_int(v) and v >= 1, rule="an integer >= 1")
+    face: object = param("largest",
+        'which face to follow when there are several: "largest", "left", "right" (in the image) or N (the N-th from the left), then the nearest', ok=lambda v: v in FACE_RULES or (_is_int(v) and v >= 0) or hasattr(v, "pick"), rule=f"one of {FACE_RULES} or a face index >= 0")
+    overlay: bool = param(True,
+        'write overlay.mp4 (H.264)')
+    overlay_scale: float = param(1.0,
+        'arrow length multiplier in the overlay (the true scale is in the data)', ok=lambda v: v > 0, rule="> 0")
+    max_frames: int | None = param(None,
+        'analyse only the first frames (None = all)', ok=lambda v: v is None or (_is_int(v) and v >= 1), rule="None or an integer >= 1")
+    fps: float | None = param(None,
+        "frame rate of an image sequence (a folder of frames) [frames/s]; None = 30, or the video file's own", ok=lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 10_000), rule="None or a frame rate in (0, 10000] frames/s")
+    sharpness_min: float = param(3.0,
+        'face-quality gate: frames whose eye sharpness is below this fail [gray levels; seed 003: 3.0]', ok=lambda v: v >= 0, rule=">= 0 (gray levels; 0 passes every face)")
+    yaw_max: float = param(50.0,
+        'face-quality gate: frames turned more than this (perspective-n-point yaw) fail [degrees; seed 003: 50]', ok=lambda v: 0 < v <= 180, rule="in (0, 180] degrees")
+    hands: bool = param(True,
+        'look for hands over the face (MediaPipe Hands, in the wheel): the skin a hand covers gets no displacement (NaN) and no confidence, so the muscles under it read as unmeasured (`valid_`), and frames get `hand_cover` / `hand_over_face` (`hand_stride`, `hand_margin`)')
+    hand_stride: int = param(HAND_STRIDE,
+        'the hand tracker runs on every this-many-th frame; a frame between takes the hands of both neighbours, so a hand is missed only if it comes and goes within the stride [frames] (`hands`)', ok=lambda v: _is_int(v) and 1 <= v <= 30, rule="an integer from 1 to 30 (frames)")
+    hand_margin: float = param(HAND_MARGIN,
+        "a hand covers its landmarks' convex hull grown by this fraction of the hand's size (palm length or width): finger width, landmark error, flow next to the hand [fraction] (`hands`)", ok=lambda v: 0 <= v <= 2, rule="in [0, 2] (a fraction of the hand's size)")
 
     def check(self):
         "Raise `ValueError` naming the parameter, its value and what it may be; return self when all are valid."
-        def need(ok, name, what):
-            if not ok: raise ValueError(f"{name} must be {what}, got {getattr(self, name)!r}")
-        need(self.canonical in CANONICAL_MODES, "canonical", f"one of {CANONICAL_MODES}")
-        need(self.flow in ("lk", "dis"), "flow", "one of ('lk', 'dis')")
-        need(self.dis_preset in ("medium", "fast", "ultrafast"), "dis_preset", "one of ('medium', 'fast', 'ultrafast')")
-        need(self.register_region in REGISTER_REGIONS, "register_region", f"one of {REGISTER_REGIONS}")
-        need(_is_int(self.dis_scale) and 0 <= self.dis_scale <= 3, "dis_scale", "an integer from 0 to 3")
-        need(self.photo_max > 0, "photo_max", "> 0")
-        need(self.photo_band >= 0, "photo_band", ">= 0 (gray levels; 0 = a hard check)")
-        need(self.disagreement_scale is None or self.disagreement_scale > 0, "disagreement_scale", "None or > 0 (canonical px)")
-        need(self.prewarp_start >= 0, "prewarp_start", ">= 0 (canonical px)")
-        need(self.prewarp_full >= self.prewarp_start, "prewarp_full", f">= prewarp_start ({self.prewarp_start})")
-        need(_is_int(self.density) and 1 <= self.density <= 6, "density", "an integer from 1 to 6")
-        need(_is_int(self.lk_win) and self.lk_win >= 3 and self.lk_win % 2 == 1, "lk_win", "an odd integer >= 3")
-        need(_is_int(self.lk_levels) and 1 <= self.lk_levels <= 6, "lk_levels", "an integer from 1 to 6")
-        need(self.fb_max > 0, "fb_max", "> 0")
-        need(_is_int(self.n_modes) and self.n_modes >= 1, "n_modes", "an integer >= 1")
-        need(0 < self.sigma_iod <= 1, "sigma_iod", "in (0, 1] (a fraction of the inter-ocular distance)")
-        need(self.max_gap_s >= 0, "max_gap_s", ">= 0")
-        need(_is_int(self.max_faces) and self.max_faces >= 1, "max_faces", "an integer >= 1")
-        need(self.face in FACE_RULES or (_is_int(self.face) and self.face >= 0) or hasattr(self.face, "pick"), "face",
-             f"one of {FACE_RULES} or a face index >= 0")
-        need(self.overlay_scale > 0, "overlay_scale", "> 0")
-        need(self.reference is None or (_is_int(self.reference) and self.reference >= 0), "reference", "None or a frame index >= 0")
-        need(self.max_frames is None or (_is_int(self.max_frames) and self.max_frames >= 1), "max_frames", "None or an integer >= 1")
-        need(self.fps is None or (isinstance(self.fps, (int, float)) and not isinstance(self.fps, bool) and 0 < self.fps <= 10_000),
-             "fps", "None or a frame rate in (0, 10000] frames/s")
-        need(self.sharpness_min >= 0, "sharpness_min", ">= 0 (gray levels; 0 passes every face)")
-        need(0 < self.yaw_max <= 180, "yaw_max", "in (0, 180] degrees")
-        need(_is_int(self.hand_stride) and 1 <= self.hand_stride <= 30, "hand_stride", "an integer from 1 to 30 (frames)")
-        need(0 <= self.hand_margin <= 2, "hand_margin", "in [0, 2] (a fraction of the hand's size)")
+        for f in fields(self):
+            value, m = getattr(self, f.name), f.metadata
+            if (m["choices"] and value not in m["choices"]) or (m["ok"] and not m["ok"](value)):
+                raise ValueError(f"{f.name} must be {param_rule(f.name)}, got {value!r}")
+        if self.prewarp_full < self.prewarp_start:                        # the one rule between two parameters
+            raise ValueError(f"prewarp_full must be >= prewarp_start ({self.prewarp_start}), got {self.prewarp_full!r}")
         from facegps.mks import MUSCLES, mks_weights
         w = self.muscle_weights
         mks_weights(list(w) if isinstance(w, np.ndarray) else w, len(MUSCLES), list(MUSCLES))   # raises on bad weights
         return self
+
+PARAM_HELP = {f.name: f.metadata["help"] for f in fields(AnalysisParams)}   # each parameter's help, from its `param`
+
+def param_rule(name: str) -> str | None:
+    """What the `AnalysisParams` field `name` may be, in words ("one of ('pose', 'mesh')", 'an integer from 1 to 6'),
+    or None when any value of its type will do."""
+    m = AnalysisParams.__dataclass_fields__[name].metadata
+    return f"one of {m['choices']}" if m["choices"] else m["rule"]
+
 
 # %% ../nbs/11_analyze.ipynb #7dedb1aa
 def bridge_gaps(landmarks: np.ndarray, found: np.ndarray, max_gap: int) -> tuple:

@@ -450,10 +450,10 @@ while (item := q.get()) is not None:
 print(n)
 """
 
-def _concat_smile(path, repeat: int, n_frames: int | None = None) -> Path:
-    """The smile sample played `repeat` times, forward and backward in turn (no jump between copies), mp4v; only its
-    first `n_frames` frames when given."""
-    frames = [f.color for f in VideoReader(sample_video("smile"))][:n_frames]
+def _concat_smile(path, repeat: int, n_frames: int | None = None, clip: str = "smile") -> Path:
+    """The sample video `clip` (default the smile) played `repeat` times, forward and backward in turn (no jump between
+    copies), mp4v; only its first `n_frames` frames when given."""
+    frames = [f.color for f in VideoReader(sample_video(clip))][:n_frames]
     vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (frames[0].shape[1], frames[0].shape[0]))
     for k in range(repeat):
         for f in (frames if k % 2 == 0 else frames[::-1]): vw.write(f)
@@ -462,8 +462,10 @@ def _concat_smile(path, repeat: int, n_frames: int | None = None) -> Path:
 
 STARTUP_FRAMES = 2   # frames of the clip that times a process's fixed cost (imports, models, start-up, writing)
 
-def process_speed(repeat: int = 7, runs: int = 2, variants: dict | None = None, cores: dict | None = None) -> pd.DataFrame:
-    """Wall-clock seconds of whole processes on the same clip (the smile sample ×`repeat`, 640×360; 7 → 504 frames),
+def process_speed(repeat: int = 7, runs: int = 2, variants: dict | None = None, cores: dict | None = None,
+                  clip: str = "smile") -> pd.DataFrame:
+    """Wall-clock seconds of whole processes on the same clip (the sample `clip` ×`repeat`: the smile, 640×360, 7 →
+    504 frames; or the hands clip ×1, 640×360, 472 frames),
     imports and start-up included, alternated `runs` times in one run (best of each): a bare MediaPipe Face Mesh
     loop (decode + landmarks, nothing else: the baseline), and `facegps analyze --no-overlay` with each of
     `variants` (name → extra CLI options), and `MEASUREMENT_CORE` with each DIS preset of `cores` (name → preset;
@@ -473,15 +475,16 @@ def process_speed(repeat: int = 7, runs: int = 2, variants: dict | None = None, 
     rate past it (`per_frame_fps`, frames/s over the frames beyond those, and its ratio to the baseline's)."""
     import subprocess, sys
     facegps_cmd = str(Path(sys.executable).parent / "facegps")
-    variants = {"default (DIS medium, half resolution)": [], "v2 (version 0.2's default)": ["--no-prewarp", "--no-smooth-r-in-time"],
+    variants = {"default (DIS medium, half resolution)": [], "without hands (--no-hands)": ["--no-hands"],
+                "v2 (version 0.2's default)": ["--no-prewarp", "--no-smooth-r-in-time", "--no-hands"],
                 "DIS fast, half resolution": ["--dis-preset", "fast"],
                 "DIS medium, full resolution": ["--dis-scale", "0"], "DIS ultrafast, half resolution": ["--dis-preset", "ultrafast"],
                 "LK": ["--flow", "lk"]} if variants is None else variants
     cores = {"DIS medium": "medium", "DIS fast": "fast"} if cores is None else cores
     defaults = AnalysisParams()                      # the core measures as the default analysis does
     with tempfile.TemporaryDirectory() as d:
-        clips = {"clip": _concat_smile(Path(d) / "clip.mp4", repeat),
-                 "start": _concat_smile(Path(d) / "start.mp4", 1, STARTUP_FRAMES)}
+        clips = {"clip": _concat_smile(Path(d) / "clip.mp4", repeat, clip=clip),
+                 "start": _concat_smile(Path(d) / "start.mp4", 1, STARTUP_FRAMES, clip=clip)}
         n = len(VideoReader(clips["clip"]))
         def cmds(clip):
             return {"bare MediaPipe process (baseline)": [sys.executable, "-c", BARE_MEDIAPIPE, str(clip)],
@@ -502,7 +505,7 @@ def process_speed(repeat: int = 7, runs: int = 2, variants: dict | None = None, 
     df["ratio_to_bare_mediapipe"] = df.fps / df.fps.iloc[0]
     df["per_frame_fps"] = (n - STARTUP_FRAMES) / (df.seconds - df.startup_s).clip(lower=1e-9)
     df["per_frame_ratio"] = df.per_frame_fps / df.per_frame_fps.iloc[0]
-    df.attrs["caption"] = (f"whole processes, imports and start-up included, same clip ({n} frames, 640×360), best of "
+    df.attrs["caption"] = (f"whole processes, imports and start-up included, same clip ({clip}, {n} frames, 640×360), best of "
                            f"{runs} alternating runs; startup_s: the same command on the clip's first {STARTUP_FRAMES} "
                            f"frames; per_frame_fps: the frames beyond them over the seconds beyond it; "
                            f"{machine_description()}")
@@ -515,11 +518,14 @@ def run_speed() -> dict:
                         dict(video="smile ×8 (576 frames)", peak_rss_mib=peak_rss_mb(8))]).set_index("video")
     from facegps.analyze import PIPELINE_THREADS
     print(f"machine: {machine_description()}; flow worker threads: {PIPELINE_THREADS}")
-    return dict(process=process_speed(), pipeline=pipeline_speed(), warp=warp_speed(), memory=mem)
+    hands_clip = process_speed(repeat=1, clip="hands", variants={"default": [], "without hands (--no-hands)": ["--no-hands"],
+                                                                 "v2 (version 0.2's default)": ["--no-prewarp", "--no-smooth-r-in-time", "--no-hands"]},
+                               cores={"DIS medium": "medium"})
+    return dict(process=process_speed(), process_hands_clip=hands_clip, pipeline=pipeline_speed(), warp=warp_speed(), memory=mem)
 
 # %% ../nbs/12_bench.ipynb #5a881577
 INVARIANCE_TARGETS = {"re-encoded": 0.3, "moved": 0.5, "mirrored": 0.5, "half resolution": 0.7, "flicker": 0.3}   # % IOD, p95
-INVARIANCE_CLIPS = ("smile", "carphone")   # the real sample videos (`facegps.data.SAMPLE_VIDEOS`)
+INVARIANCE_CLIPS = ("smile", "carphone", "hands")   # the real sample videos (`facegps.data.SAMPLE_VIDEOS`)
 
 def _moved_frame(frame: np.ndarray, t: int, roll_deg: float, scale: float, shift_px: tuple) -> np.ndarray:
     "Frame `t` rolled roll_deg·sin(2πt/60), scaled 1 + scale·sin(2πt/45), shifted (sx·sin(2πt/50), sy·cos(2πt/70)) px."

@@ -35,20 +35,11 @@ def _check_message(name: str, value):
         return re.sub(rf"^{name} ", "", str(e)).replace("None or ", "")
     return None
 
-def _rule(name: str, conv):
-    """What parameter `name` may be ('an integer from 1 to 6', "one of ('pose', 'mesh')"), from the message
-    `AnalysisParams.check` gives for a value it refuses ('?' for text, -1 or 0 for numbers); None if it refuses none."""
-    for bad in ("?",) if conv is str else (-1, 0):
-        m = re.match(r"must be (.*), got .*$", _check_message(name, conv(bad)) or "")
-        if m: return m.group(1)
-    return None
-
-def _choices(rule):
-    "The values of a rule that is exactly \"one of ('a', 'b')\" (argparse lists them in --help), else None."
-    m = re.fullmatch(r"one of (\(.*\))", rule or "")
-    try: values = ast.literal_eval(m.group(1)) if m else None
-    except (ValueError, SyntaxError): return None
-    return values if isinstance(values, tuple) and all(isinstance(v, str) for v in values) else None
+def _rule(name: str) -> str | None:
+    "What parameter `name` may be on a command line (`param_rule`; a command line has no None)."
+    from facegps.analyze import param_rule
+    rule = param_rule(name)
+    return rule.replace("None or ", "") if rule else None
 
 def _conv(f):
     "How to read the `AnalysisParams` field `f` from text: as its default's type, else as the number its annotation names, else as text."
@@ -98,7 +89,7 @@ def _add_common(p):
     p.add_argument("--quiet", action="store_true", help="hide progress bars (also hidden when $CI is set)")
 
 def _add_analysis_options(p):
-    "One option per `AnalysisParams` field, with its documented default and the values it may take."
+    "One option per `AnalysisParams` field, with its help, default and the values it may take, as its `param` declares them."
     from facegps.analyze import AnalysisParams, PARAM_HELP
     from facegps.mks import MUSCLES
     import dataclasses
@@ -109,10 +100,9 @@ def _add_analysis_options(p):
             p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
                            help=f"{PARAM_HELP[f.name]} (default: {default})")
             continue
-        conv = _conv(f)
-        rule = _rule(f.name, conv)
-        if _choices(rule):
-            p.add_argument(flag, dest=f.name, choices=_choices(rule), default=default,
+        conv, rule, choices = _conv(f), _rule(f.name), f.metadata["choices"]
+        if choices:
+            p.add_argument(flag, dest=f.name, choices=choices, default=default,
                            help=f"{PARAM_HELP[f.name]} (default: {default})")
         else:
             p.add_argument(flag, dest=f.name, type=_param_type(f.name, conv), default=default,
@@ -148,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", required=True, help="output folder (created if missing)")
     p.add_argument("--max-faces", type=_param_type("max_faces", int), default=4,
                    help="faces MediaPipe may report per frame; the largest is followed, then the nearest (must be "
-                        f"{_rule('max_faces', int)}; default 4)")
+                        f"{_rule('max_faces')}; default 4)")
     _add_common(p)
     p = sub.add_parser("analyze", help="the full Face-GPS analysis of a video",
                        description="Landmarks, head pose, canonical frames, flow, polar smoothing, MKS muscle "
@@ -195,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Prints markdown tables.")
     p.add_argument("which", choices=["accuracy", "speed", "batch", "invariance"], help="which benchmark")
     p.add_argument("--clips", nargs="+", default=None, metavar="CLIP",
-                   help="invariance: sample video names or video paths (default: smile carphone)")
+                   help="invariance: sample video names or video paths (default: smile carphone hands)")
     p.add_argument("--roll", type=float, default=10.0, help="invariance: roll amplitude of the moved version (degrees; default 10)")
     p.add_argument("--scale", type=float, default=0.05, help="invariance: scale amplitude of the moved version (fraction; default 0.05)")
     p.add_argument("--shift", type=float, nargs=2, default=[20.0, 12.0], metavar=("X", "Y"),

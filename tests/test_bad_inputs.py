@@ -176,7 +176,7 @@ FAILURES = [
     ("enhance: --size 0", lambda i, o: ["enhance", i.clip, "-o", o, "--size", "0"],
      2, lambda i: ["argument --size: must be an integer >= 1, got '0'"]),
     ("fetch: unknown name", lambda i, o: ["fetch", "smiles"],
-     2, lambda i: ["facegps: error: unknown sample name 'smiles'; choose from carphone, dlib_identity, dlib_shape5, face, fer_model, multi_face, noface, smile, still_anger, still_disgust, still_happy, still_surprise"]),
+     2, lambda i: ["facegps: error: unknown sample name 'smiles'; choose from carphone, dlib_identity, dlib_shape5, face, fer_model, hands, multi_face, noface, smile, still_anger, still_disgust, still_happy, still_surprise"]),
 ]
 
 
