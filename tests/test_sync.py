@@ -66,3 +66,13 @@ def test_report_template_is_clean_and_shipped(tmp_path, template):
     import nbformat
     nb = nbformat.read(src, as_version=4)
     assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells), "no papermill parameters cell"
+
+
+def test_the_public_names_resolve_and_stay_lazy():
+    "`facegps.<name>` for the names a user starts from; `import facegps` alone imports none of the heavy modules."
+    import subprocess, sys
+    code = ("import sys, facegps; assert 'mediapipe' not in sys.modules and 'cv2' not in sys.modules; "
+            "names = [n for n in facegps.__all__ if n != '__version__']; "
+            "assert all(callable(getattr(facegps, n)) for n in names), names; print(len(names))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "8", r.stderr
