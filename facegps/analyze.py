@@ -7,8 +7,8 @@ Docs: https://facegps.github.io/facegps/analyze.html.md"""
 # %% auto #0
 __all__ = ['PARAM_HELP', 'MIN_VALID', 'PIPELINE_THREADS', 'PIPELINE_DEPTH', 'TIME_CHUNK', 'SPACE_BLOCK_BYTES',
            'HAND_OVER_FACE_SHARE', 'SMALL_FACE_IOD_PX', 'param', 'AnalysisParams', 'param_rule', 'bridge_gaps',
-           'Analysis', 'measured_activations', 'prewarp_vertices', 'one_library_thread', 'analyze_video',
-           'hand_cover_points', 'hide_covered']
+           'Analysis', 'measured_activations', 'prewarp_vertices', 'MeasureContext', 'measure_context',
+           'one_library_thread', 'analyze_video', 'hand_cover_points', 'hide_covered']
 
 # %% ../nbs/11_analyze.ipynb #5039555e
 import collections, itertools, json, os, queue, shutil, tempfile, threading, time
@@ -292,15 +292,15 @@ class _GapBridger:
         return out
 
 # %% ../nbs/11_analyze.ipynb #bead7d51
-def _measure_frame(gray, lms, ref: dict, ctx: dict, is_ref: bool = False) -> dict:
+def _measure_frame(gray, lms, ref: dict, ctx: "MeasureContext", is_ref: bool = False) -> dict:
     """Everything one usable frame needs, given the reference `ref` (dict: lms, canon): warp vertices, the
     displacement from the reference registered from the image, landmark-filled where the flow failed, its per-point
     confidence, the mesh-mode landmark part; busy seconds per step in `sec`."""
-    p, W, sec, pts = ctx["params"], ctx["warp"], {}, ctx["points"]
+    p, W, sec, pts = ctx.params, ctx.warp, {}, ctx.points
     t1 = time.perf_counter()
     v = canonical_vertices(lms, ref["lms"], p.canonical)
     def guess_at(m=slice(None)):       # where the landmarks say the points went ("pose" mode), at the points `m`
-        return landmark_displacement(lms, ref["lms"], pts[m], ctx["tri_ids"][m], ctx["weights"][m], pose_vertices=v)
+        return landmark_displacement(lms, ref["lms"], pts[m], ctx.tri_ids[m], ctx.weights[m], pose_vertices=v)
     if p.prewarp and p.canonical == "pose" and p.flow == "dis" and not is_ref:
         return _measure_prewarped(gray, lms, v, ref, ctx, t1)
     canon = W.warp(gray, v)
@@ -309,18 +309,18 @@ def _measure_frame(gray, lms, ref: dict, ctx: dict, is_ref: bool = False) -> dic
                            fb_max=p.fb_max, init=lk_init, dis_preset=p.dis_preset, photo_max=p.photo_max,
                            dis_finest_scale=p.dis_scale)
     d = np.asarray(d, np.float64)
-    G = (register_field(d, ok, pts, ctx["depth"], ctx["reg_mask"], prior=ctx["reg_prior"], design=ctx["reg_design"],
-                       normals=ctx["reg_normals"])
+    G = (register_field(d, ok, pts, ctx.depth, ctx.reg_mask, prior=ctx.reg_prior, design=ctx.reg_design,
+                       normals=ctx.reg_normals)
          if p.refine and not is_ref else None)
     if p.landmark_fill and p.canonical == "pose" and not ok.all():
         d[~ok] = guess_at(~ok) if lk_init is None else lk_init[~ok]
     else: d[~ok] = np.nan
     if G is not None:
-        d = unregister(d, pts, ctx["depth"], G)
+        d = unregister(d, pts, ctx.depth, G)
         v = registered_vertices(v, G)
     out = dict(raw=d.astype(np.float32), conf=ok.astype(np.float32), verts=np.asarray(v, np.float32))
     if p.canonical == "mesh":
-        out["mesh"] = landmark_displacement(lms, ref["lms"], pts, ctx["tri_ids"], ctx["weights"])
+        out["mesh"] = landmark_displacement(lms, ref["lms"], pts, ctx.tri_ids, ctx.weights)
     t2 = time.perf_counter(); sec["flow_s"] = t2 - t1
     out["quality"] = frame_quality(gray, lms)
     sec["pose_s"] = time.perf_counter() - t2
@@ -337,7 +337,7 @@ def prewarp_vertices(lms: np.ndarray, v: np.ndarray, start: float = 3.0, full: f
     s = np.clip((np.linalg.norm(canon, axis=1) - start) / max(full - start, 1e-9), 0, 1)
     return v + s[:, None] * way
 
-def _measure_prewarped(gray, lms, v, ref: dict, ctx: dict, t1: float) -> dict:
+def _measure_prewarped(gray, lms, v, ref: dict, ctx: "MeasureContext", t1: float) -> dict:
     """`_measure_frame` with `prewarp`: the frame is warped by `prewarp_vertices`, so that DIS (from the reference's
     canonical image) measures only the residual r of what that pre-warp, Lp, already undid; the image's displacement
     F = Lp + r is blended with the landmarks' field L (P×2, first moved onto the image as a whole: `_landmarks_on_image`,
@@ -345,47 +345,64 @@ def _measure_prewarped(gray, lms, v, ref: dict, ctx: dict, t1: float) -> dict:
     the confidence) times `agreement_weights` of F − L scaled by how far each point was pre-warped; the registration
     G is fitted to d where w ≥ ½. `v`: the frame's
     pose-mode warp vertices; `t1`: when the frame's work began."""
-    p, pts = ctx["params"], ctx["points"]
+    p, pts = ctx.params, ctx.points
     pv = prewarp_vertices(lms, v, p.prewarp_start, p.prewarp_full)
-    L, Lp = landmark_displacement(np.stack([lms[:, :2], pv]), ref["lms"], pts, ctx["tri_ids"], ctx["weights"],
+    L, Lp = landmark_displacement(np.stack([lms[:, :2], pv]), ref["lms"], pts, ctx.tri_ids, ctx.weights,
                                   pose_vertices=v).astype(np.float64)
-    r, err = dis_at_points(ref["canon"], _as_u8(ctx["warp"].warp(gray, pv)), pts, p.dis_preset, p.dis_scale)
+    r, err = dis_at_points(ref["canon"], _as_u8(ctx.warp.warp(gray, pv)), pts, p.dis_preset, p.dis_scale)
     F = Lp + np.nan_to_num(r)                                                    # the image's displacement
     share = np.clip(np.linalg.norm(Lp, axis=1) / np.maximum(np.linalg.norm(L, axis=1), 1e-9), 0, 1)
     seen = photometric_weights(err, p.photo_max, p.photo_band)
     L = _landmarks_on_image(L, F, (seen >= 0.5) & (share < 0.5), ctx)
     w = seen * agreement_weights((F - L) * share[:, None], p.disagreement_scale)
     d = L + w[:, None] * (F - L)
-    G = (register_field(d, w >= 0.5, pts, ctx["depth"], ctx["reg_mask"], prior=ctx["reg_prior"],
-                        design=ctx["reg_design"], normals=ctx["reg_normals"]) if p.refine else None)
+    G = (register_field(d, w >= 0.5, pts, ctx.depth, ctx.reg_mask, prior=ctx.reg_prior,
+                        design=ctx.reg_design, normals=ctx.reg_normals) if p.refine else None)
     if not p.landmark_fill: d[seen == 0] = np.nan
     if G is not None:
-        d = unregister(d, pts, ctx["depth"], G)
+        d = unregister(d, pts, ctx.depth, G)
         v = registered_vertices(v, G)
     t2 = time.perf_counter()
     return dict(raw=d.astype(np.float32), conf=seen.astype(np.float32), verts=np.asarray(v, np.float32),
                 quality=frame_quality(gray, lms), sec=dict(flow_s=t2 - t1, pose_s=time.perf_counter() - t2))
 
-def _landmarks_on_image(L: np.ndarray, F: np.ndarray, use: np.ndarray, ctx: dict) -> np.ndarray:
+def _landmarks_on_image(L: np.ndarray, F: np.ndarray, use: np.ndarray, ctx: "MeasureContext") -> np.ndarray:
     """The landmark field `L` (P×2 canonical px) moved by the similarity-and-depth map (`register_field`'s model) that
     best takes it onto the image's field `F` on the `use` points of the registration mask: MediaPipe's mesh can sit a
     pixel or two off the skin as a whole (on the mirrored smile sample its pitch differs by 2.5°), the image cannot.
     Unchanged when too few points are usable."""
-    G = register_field(F - L, use, ctx["points"], ctx["depth"], ctx["reg_mask"], prior=ctx["reg_prior"],
-                       design=ctx["reg_design"], normals=ctx["reg_normals"])
-    return L if G is None else L + registration_motion(G, ctx["points"], ctx["depth"])
+    G = register_field(F - L, use, ctx.points, ctx.depth, ctx.reg_mask, prior=ctx.reg_prior,
+                       design=ctx.reg_design, normals=ctx.reg_normals)
+    return L if G is None else L + registration_motion(G, ctx.points, ctx.depth)
 
-def _context(p: AnalysisParams, points, tri_ids, weights) -> dict:
+@dataclass(frozen=True)
+class MeasureContext:
+    """What measuring any frame of one analysis needs, built once (`measure_context`): the parameters, the canonical
+    warp, the sample points (P×2 canonical px) with their triangles and barycentric weights, their depth on the
+    template (canonical px), and the registration's mask, prior weights, design matrix and normals."""
+    params: AnalysisParams
+    warp: object
+    points: np.ndarray
+    tri_ids: np.ndarray
+    weights: np.ndarray
+    reg_mask: np.ndarray
+    reg_prior: np.ndarray
+    depth: np.ndarray
+    reg_design: np.ndarray
+    reg_normals: np.ndarray
+
+def measure_context(p: AnalysisParams, points, tri_ids, weights) -> MeasureContext:
+    "The `MeasureContext` of an analysis with parameters `p` on the sample points (`points`, `tri_ids`, `weights`)."
     depth = points_on(load_template()["points3d"][:, 2:], face_triangles(), tri_ids, weights)[:, 0]
     design = registration_design(points, depth)
-    return dict(params=p, warp=default_warp(p.fill_holes), points=points, tri_ids=tri_ids, weights=weights,
-                reg_mask=registration_mask(points), reg_prior=registration_weights(points, region=p.register_region),
-                depth=depth, reg_design=design, reg_normals=registration_normals(design))
+    return MeasureContext(params=p, warp=default_warp(p.fill_holes), points=points, tri_ids=tri_ids, weights=weights,
+                          reg_mask=registration_mask(points), reg_prior=registration_weights(points, region=p.register_region),
+                          depth=depth, reg_design=design, reg_normals=registration_normals(design))
 
-def _reference(lms, gray, index: int, ctx: dict) -> dict:
+def _reference(lms, gray, index: int, ctx: "MeasureContext") -> dict:
     "The reference frame's landmarks, canonical image and warp vertices."
-    v = canonical_vertices(lms, lms, ctx["params"].canonical)
-    return dict(lms=lms, index=index, verts=np.asarray(v, np.float32), canon=ctx["warp"].warp(gray, v))
+    v = canonical_vertices(lms, lms, ctx.params.canonical)
+    return dict(lms=lms, index=index, verts=np.asarray(v, np.float32), canon=ctx.warp.warp(gray, v))
 
 # %% ../nbs/11_analyze.ipynb #b81d391f
 @contextmanager
@@ -435,7 +452,7 @@ def _stream(reader, p, points, tri_ids, weights, work, busy, quiet, hands=None) 
     shapes = dict(landmarks=(N_LANDMARKS, 3), verts=(N_LANDMARKS, 2), raw=(P, 2), conf=(P,))
     if mesh: shapes["mesh"] = (P, 2)
     stores = {k: RowStore(work, k, s) for k, s in shapes.items()}
-    ctx = _context(p, points, tri_ids, weights)
+    ctx = measure_context(p, points, tri_ids, weights)
     meta, waiting, inflight, ref = [], [], collections.deque(), None
     stop = threading.Event()
     pool = ThreadPoolExecutor(PIPELINE_THREADS, thread_name_prefix="facegps-flow") if PIPELINE_THREADS > 0 else None
@@ -491,14 +508,40 @@ def _stream(reader, p, points, tri_ids, weights, work, busy, quiet, hands=None) 
     return stores, meta, ref
 
 def _finish(path, reader, p, tpl, points, stores, meta, ref, work, busy, hands=None) -> tuple:
-    """After the pass: checks, smoothing over the face (blocks of frames) and in time (chunks of points), MKS and
-    activations (blocks of frames)."""
-    T, P = len(meta), len(points)
+    """After the pass, in order: the track checked, the skin under hands hidden, smoothing over the face and in time,
+    the muscle record, the frames table and the summary. Returns (`Analysis`, warp vertices T×468×2)."""
     col = lambda k: np.array([m[k] for m in meta])
-    found, usable, interpolated = col("face_found"), col("usable"), col("interpolated")
     lms = stores["landmarks"].array()
-    track = LandmarkTrack(reader.path, lms, found, col("time_s"), col("n_faces"), reader.fps, reader.info.width,
-                          reader.info.height, reader.truncated_at)
+    track = _checked_track(path, reader, p, lms, col, ref)
+    covered = None
+    if hands is not None:                                   # before smoothing: covered skin is unknown, not filled
+        t1 = time.perf_counter()
+        covered = hand_cover_points(hands["found"], lms, (reader.info.height, reader.info.width), p.density, p.hand_margin)
+        hide_covered(stores["raw"], stores["conf"], covered)
+        busy["hands_s"] += time.perf_counter() - t1
+    t1 = time.perf_counter()
+    disp_s = _smoothed(stores, p, ref["index"], work) if p.smooth else stores["raw"]
+    busy["smoothing_s"] += time.perf_counter() - t1
+    t1 = time.perf_counter()
+    names, D = muscle_descriptors(tpl)
+    record = _muscle_record(disp_s, stores["conf"], points, tpl, p, stores.setdefault("mks", RowStore(work, "mks", (len(points), 2))))
+    busy["mks_s"] = time.perf_counter() - t1
+    t1 = time.perf_counter()
+    pose = np.concatenate([head_poses(l) for _, l in stores["landmarks"].blocks()])     # all frames' fits at once
+    busy["pose_s"] += time.perf_counter() - t1
+    frames = _frames_table(track, col, pose, names, record, covered, meta, p)
+    mesh_disp = stores["mesh"].array() if "mesh" in stores else None
+    res = Analysis(path, p, frames, points, disp_s.array(), stores["raw"].array(), stores["mks"].array(), mesh_disp,
+                   stores["conf"].array(), lms, list(names), D, ref["index"])
+    res.summary = _summary(path, p, tpl, points, track, col, ref["index"], names, lms, frames, covered)
+    res.occluded = covered
+    return res, stores["verts"].array()
+
+def _checked_track(path, reader, p, lms, col, ref) -> LandmarkTrack:
+    "The `LandmarkTrack` of the pass, or the `FaceGPSError` that says why nothing can be measured."
+    T = len(lms)
+    track = LandmarkTrack(reader.path, lms, col("face_found"), col("time_s"), col("n_faces"), reader.fps,
+                          reader.info.width, reader.info.height, reader.truncated_at)
     require_face(track)
     if T < 2:
         raise FaceGPSError(f"only {T} frame: nothing to measure (a movement needs at least 2 frames; a still image "
@@ -507,60 +550,63 @@ def _finish(path, reader, p, tpl, points, stores, meta, ref, work, busy, hands=N
         raise FaceGPSError(f"reference frame {p.reference} is out of range: the video has {T} frames (0 to {T - 1})", path)
     if ref is None:
         raise FaceGPSError(f"reference frame {p.reference} has no face (frames with a face: {track.n_with_face})", path)
-    covered = None
-    if hands is not None:                                   # before smoothing: covered skin is unknown, not filled
-        t1 = time.perf_counter()
-        covered = hand_cover_points(hands["found"], lms, (reader.info.height, reader.info.width), p.density, p.hand_margin)
-        hide_covered(stores["raw"], stores["conf"], covered)
-        busy["hands_s"] += time.perf_counter() - t1
-    t1 = time.perf_counter()
-    raw_s, disp_s = stores["raw"], stores["raw"]
-    if p.smooth:
-        space_s = stores["space"] = RowStore(work, "space", (P, 2))      # over the face: blocks of frames
-        basis = default_basis(p.density, p.n_modes)
-        for _, raw in raw_s.blocks(SPACE_BLOCK_BYTES): space_s.extend(smooth_in_space(raw, basis))
-        disp_s = stores["disp"] = RowStore(work, "disp", (P, 2))
-        disp_s.resize(T)
-        chunk = max(1, TIME_CHUNK // T)
-        def in_time(c0):                                                   # one chunk of points, all frames
-            c1 = min(P, c0 + chunk)
-            space = space_s.columns(c0, c1)                                # NaN exactly where raw is (no fill)
-            smoothed = smooth_in_time(space, np.isnan(space).any(2), r_in_time=p.smooth_r_in_time)
-            smoothed[ref["index"]] = space[ref["index"]]                  # the reference is the record's zero: kept
-            return c0, smoothed
-        starts, n = list(range(0, P, chunk)), max(1, PIPELINE_THREADS)
-        with ThreadPoolExecutor(n, thread_name_prefix="facegps-time") as pool:   # n chunks at a time: memory stays flat
-            for k in range(0, len(starts), n):
-                for c0, smoothed in pool.map(in_time, starts[k:k + n]): disp_s.write_columns(c0, smoothed)
-    busy["smoothing_s"] += time.perf_counter() - t1
-    t1 = time.perf_counter()
+    return track
+
+def _smoothed(stores: dict, p, ref_index: int, work) -> RowStore:
+    """The raw displacement smoothed over the face (blocks of frames, into `stores["space"]`) and then in time (chunks
+    of points, a few at a time so memory stays flat, into `stores["disp"]`); the reference frame stays the record's
+    zero. Returns the `disp` store."""
+    raw_s = stores["raw"]
+    T, P = raw_s.n, raw_s.shape[0]
+    space_s = stores["space"] = RowStore(work, "space", (P, 2))
+    basis = default_basis(p.density, p.n_modes)
+    for _, raw in raw_s.blocks(SPACE_BLOCK_BYTES): space_s.extend(smooth_in_space(raw, basis))
+    disp_s = stores["disp"] = RowStore(work, "disp", (P, 2))
+    disp_s.resize(T)
+    chunk = max(1, TIME_CHUNK // T)
+    def in_time(c0):                                                   # one chunk of points, all frames
+        c1 = min(P, c0 + chunk)
+        space = space_s.columns(c0, c1)                                # NaN exactly where raw is (no fill)
+        smoothed = smooth_in_time(space, np.isnan(space).any(2), r_in_time=p.smooth_r_in_time)
+        smoothed[ref_index] = space[ref_index]                        # the reference is the record's zero: kept
+        return c0, smoothed
+    starts, n = list(range(0, P, chunk)), max(1, PIPELINE_THREADS)
+    with ThreadPoolExecutor(n, thread_name_prefix="facegps-time") as pool:   # n chunks at a time: memory stays flat
+        for k in range(0, len(starts), n):
+            for c0, smoothed in pool.map(in_time, starts[k:k + n]): disp_s.write_columns(c0, smoothed)
+    return disp_s
+
+def _muscle_record(disp_s: RowStore, conf_s: RowStore, points, tpl, p, mks_s: RowStore) -> dict:
+    """Per frame and muscle (blocks of frames): `act` (contraction along the line of pull), `mag` (displacement
+    magnitude), both canonical px; `valid` (kernel-weighted confidence, 0–1); per frame `valid_points` (mean
+    confidence); and the MKS field appended to `mks_s`."""
     names, D = muscle_descriptors(tpl)
     K = rbf_kernels(points, D, kernel_gamma(p.sigma_iod, tpl["iod"]))
     U = pull_directions(points, tpl)
     wts = p.muscle_weights if not isinstance(p.muscle_weights, np.ndarray) else list(p.muscle_weights)
-    acts, mags, valid_frac = np.empty((T, len(names))), np.empty((T, len(names))), np.empty(T)
-    valid_musc = np.empty((T, len(names)))
-    mks_s = stores["mks"] = RowStore(work, "mks", (P, 2))
+    T, m = disp_s.n, len(names)
+    out = dict(act=np.empty((T, m)), mag=np.empty((T, m)), valid=np.empty((T, m)), valid_points=np.empty(T))
     for t, d in disp_s.blocks():
-        acts[t:t + len(d)] = muscle_contractions(d, K, U)
-        mags[t:t + len(d)] = muscle_activations(d, K)
+        out["act"][t:t + len(d)] = muscle_contractions(d, K, U)
+        out["mag"][t:t + len(d)] = muscle_activations(d, K)
         r = np.linalg.norm(d, axis=2)
         r2 = mks_smooth(r, K, wts)
         with np.errstate(invalid="ignore", divide="ignore"):
             mks_s.extend((d * (r2 / np.where(r > 0, r, np.nan))[..., None]).astype(np.float32))
-    for t, c in stores["conf"].blocks():
-        valid_frac[t:t + len(c)] = c.mean(1)
-        valid_musc[t:t + len(c)] = np.clip((c @ K) / K.sum(0), 0, 1)
-    busy["mks_s"] = time.perf_counter() - t1
-    t1 = time.perf_counter()
-    pose = np.concatenate([head_poses(l) for _, l in stores["landmarks"].blocks()])     # all frames' fits at once
-    busy["pose_s"] += time.perf_counter() - t1
-    frames = pd.DataFrame(dict(frame=np.arange(T), time_s=track.time_s, face_found=found, interpolated=interpolated,
+    for t, c in conf_s.blocks():
+        out["valid_points"][t:t + len(c)] = c.mean(1)
+        out["valid"][t:t + len(c)] = np.clip((c @ K) / K.sum(0), 0, 1)
+    return out
+
+def _frames_table(track, col, pose, names, record, covered, meta, p) -> pd.DataFrame:
+    "`frames.parquet`: one row per frame (time, face, pose in degrees, per-muscle act_/mag_/valid_, hands, quality)."
+    T, found, usable = len(meta), col("face_found"), col("usable")
+    frames = pd.DataFrame(dict(frame=np.arange(T), time_s=track.time_s, face_found=found, interpolated=col("interpolated"),
                                long_gap=~usable, yaw=pose[:, 0], pitch=pose[:, 1], roll=pose[:, 2],
-                               valid_points=np.where(usable, valid_frac, np.nan), n_faces=track.n_faces))
-    for k, m in enumerate(names): frames[f"act_{m}"] = acts[:, k]
-    for k, m in enumerate(names): frames[f"mag_{m}"] = mags[:, k]
-    for k, m in enumerate(names): frames[f"valid_{m}"] = np.where(usable, valid_musc[:, k], np.nan)
+                               valid_points=np.where(usable, record["valid_points"], np.nan), n_faces=track.n_faces))
+    for k, m in enumerate(names): frames[f"act_{m}"] = record["act"][:, k]
+    for k, m in enumerate(names): frames[f"mag_{m}"] = record["mag"][:, k]
+    for k, m in enumerate(names): frames[f"valid_{m}"] = np.where(usable, record["valid"][:, k], np.nan)
     if covered is not None:
         frames["hand_cover"] = np.where(usable, covered.mean(1), np.nan)
         frames["hand_over_face"] = covered.mean(1) >= HAND_OVER_FACE_SHARE
@@ -569,19 +615,18 @@ def _finish(path, reader, p, tpl, points, stores, meta, ref, work, busy, hands=N
     frames["sharpness"], frames["yaw_pnp"], frames["pitch_pnp"], frames["roll_pnp"] = q.T
     frames["quality_ok"] = [v[0] for v in verdicts]
     frames["quality_reason"] = [v[1] for v in verdicts]
-    disp = disp_s.array()
-    mesh_disp = stores["mesh"].array() if "mesh" in stores else None
-    res = Analysis(path, p, frames, points, disp, raw_s.array(), mks_s.array(), mesh_disp, stores["conf"].array(), lms, list(names), D,
-                   ref["index"])
-    res.summary = dict(facegps_version=facegps.__version__, video=str(path.resolve()), parameters=_jsonable(asdict(p)),
-                       canonical=dict(size=tpl["size"], iod_px=round(tpl["iod"], 3)), n_points=int(P),
-                       frames_read=T, frames_with_face=track.n_with_face,
-                       frames_interpolated=int(interpolated.sum()), frames_without_face=int((~usable).sum()),
-                       reference_frame=ref["index"], fps=track.fps, truncated_at=track.truncated_at,
-                       muscles=list(names), quality=_quality(lms, track.n_faces, frames),
-                       hands=_hands_summary(p, covered, ref["index"]))
-    res.occluded = covered
-    return res, stores["verts"].array()
+    return frames
+
+def _summary(path, p, tpl, points, track, col, ref_index, names, lms, frames, covered) -> dict:
+    "`summary.json` (before the outputs and timings are added): version, parameters, counts, quality, hands."
+    usable = col("usable")
+    return dict(facegps_version=facegps.__version__, video=str(path.resolve()), parameters=_jsonable(asdict(p)),
+                canonical=dict(size=tpl["size"], iod_px=round(tpl["iod"], 3)), n_points=int(len(points)),
+                frames_read=len(frames), frames_with_face=track.n_with_face,
+                frames_interpolated=int(col("interpolated").sum()), frames_without_face=int((~usable).sum()),
+                reference_frame=ref_index, fps=track.fps, truncated_at=track.truncated_at,
+                muscles=list(names), quality=_quality(lms, track.n_faces, frames),
+                hands=_hands_summary(p, covered, ref_index))
 
 HAND_OVER_FACE_SHARE = 0.02   # a frame has a hand over the face when this share of its face points is covered
 
