@@ -117,9 +117,9 @@ class AnalysisParams:
     fps: float | None = param(None,
         "frame rate of an image sequence (a folder of frames) [frames/s]; None = 30, or the video file's own", ok=lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 10_000), rule="None or a frame rate in (0, 10000] frames/s")
     sharpness_min: float = param(3.0,
-        'face-quality gate: frames whose eye sharpness is below this fail [gray levels; seed 003: 3.0]', ok=lambda v: v >= 0, rule=">= 0 (gray levels; 0 passes every face)")
+        'face-quality gate: frames whose eye sharpness is below this fail [gray levels; FEENet\'s FaceQA: 3.0]', ok=lambda v: v >= 0, rule=">= 0 (gray levels; 0 passes every face)")
     yaw_max: float = param(50.0,
-        'face-quality gate: frames turned more than this (perspective-n-point yaw) fail [degrees; seed 003: 50]', ok=lambda v: 0 < v <= 180, rule="in (0, 180] degrees")
+        'face-quality gate: frames turned more than this (perspective-n-point yaw) fail [degrees; FEENet\'s FaceQA: 50]', ok=lambda v: 0 < v <= 180, rule="in (0, 180] degrees")
     hands: bool = param(True,
         'look for hands over the face (MediaPipe Hands, in the wheel): the skin a hand covers gets no displacement (NaN) and no confidence, so the muscles under it read as unmeasured (`valid_`), and frames get `hand_cover` / `hand_over_face` (`hand_stride`, `hand_margin`)')
     hand_stride: int = param(HAND_STRIDE,

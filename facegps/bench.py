@@ -496,8 +496,8 @@ def process_speed(repeat: int = 7, runs: int = 2, variants: dict | None = None, 
                         str(defaults.photo_max)] for k, v in cores.items()}}
         best = {c: dict.fromkeys(cmds(clips[c]), np.inf) for c in clips}
         for _ in range(runs):
-            for c, clip in clips.items():
-                for k, cmd in cmds(clip).items():
+            for c, path in clips.items():
+                for k, cmd in cmds(path).items():
                     t0 = time.perf_counter(); subprocess.run(cmd, check=True, capture_output=True)
                     best[c][k] = min(best[c][k], time.perf_counter() - t0)
     df = pd.DataFrame([dict(process=k, frames=n, seconds=v, fps=n / v, startup_s=best["start"][k])

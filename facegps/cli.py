@@ -274,7 +274,7 @@ def _cmd_states(sub):
     p.add_argument("input", help="video, image-sequence folder, analysis folder, batch folder, or track file")
     p.add_argument("-o", "--out", default="reports", help="reports folder (default: reports)")
     p.add_argument("--n-states", default="9", type=_n_states,
-                   help="number of states, or 'bic' to choose it by BIC from 2 to 9 (default 9, as in seed 002)")
+                   help="number of states, or 'bic' to choose it by BIC from 2 to 9 (default 9, as in the DeepLabCut + hmmlearn guide; lowered to what the data resolves)")
     p.add_argument("--features", choices=["muscles", "landmarks"], default=None,
                    help="muscles (analyses) or landmarks (default: muscles for videos and analyses, landmarks for tracks)")
     p.add_argument("--seed", type=int, default=0, help="seed of the restarts (default 0): the same seed, the same states")
@@ -288,7 +288,7 @@ def _cmd_tag(sub):
     "The arguments of `facegps tag`; it runs `_tag`."
     p = sub.add_parser("tag", help="tag custom expressions from one reference face each",
                        description="Every frame whose pooled expression embedding lies within a threshold of a "
-                                   "reference face takes that reference's tag (seed 003). REFS: a folder of images named "
+                                   "reference face takes that reference's tag (as FEENet tags custom expressions). REFS: a folder of images named "
                                    "by tag (smile.png) and/or refs.csv (tag, video, frame: frames of this or another "
                                    "video); a photo saved from the tagged video is matched back to its frame. Writes OUT/<name>_tags.html and the tables "
                                    "in OUT/<name>_tags/: tags.parquet, segments.csv, appearance.csv (per person), clusters.csv.")
@@ -301,7 +301,7 @@ def _cmd_tag(sub):
                         "auto (default): facegps where every reference is a video frame (refs.csv, or a photo saved "
                         "from the tagged video, matched back to its frame), fer where any other photo is given")
     p.add_argument("--threshold", type=float, default=None,
-                   help="distance within which a frame takes a tag (default: 0.75 facegps, 0.55 fer; seed 003: 0.5)")
+                   help="distance within which a frame takes a tag (default: 0.8 facegps, 0.55 fer; FEENet uses 0.5)")
     _add_common(p)
     p.set_defaults(run=lambda args: _tag(args))          # looked up when it runs (the handlers come later)
 

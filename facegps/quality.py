@@ -1,4 +1,4 @@
-"""Is this face sharp enough and frontal enough to read an expression from? Seed 003's face-quality assessment: a sharpness score around the eyes and the yaw by perspective-n-point, per frame, in every analysis.
+"""Is this face sharp enough and frontal enough to read an expression from? FEENet's face-quality assessment (FaceQA): a sharpness score around the eyes and the yaw by perspective-n-point, per frame, in every analysis.
 
 Docs: https://facegps.github.io/facegps/quality.html.md"""
 
@@ -17,17 +17,17 @@ from .pose import STABLE_LANDMARKS, euler_angles
 
 
 # %% ../nbs/11d_quality.ipynb #2e34b901
-SHARPNESS_IOD_PX = 70.0   # the face is scaled to this inter-ocular distance before its sharpness is measured (seed 003)
+SHARPNESS_IOD_PX = 70.0   # the face is scaled to this inter-ocular distance before its sharpness is measured (as FEENet's FaceQA)
 SHARPNESS_PATCH = 24      # M: side of the square patch around each eye centre, px at that scale
 SHARPNESS_SIGMA = 2.0     # σ of the Gaussian blur f, px at that scale
-SHARPNESS_MIN = 3.0       # seed 003's threshold: a face whose sharpness is below it is rejected as blurred
-YAW_MAX = 50.0            # seed 003's rule: a face turned more than this (degrees, perspective-n-point) is rejected
+SHARPNESS_MIN = 3.0       # FEENet's FaceQA threshold: a face whose sharpness is below it is rejected as blurred
+YAW_MAX = 50.0            # FEENet's FaceQA rule: a face turned more than this (degrees, perspective-n-point) is rejected
 
 RIGHT_EYE, LEFT_EYE = (33, 133, 159, 145), (362, 263, 386, 374)   # MediaPipe: corners and lid centres of each eye
 
 def eye_sharpness(gray: np.ndarray, landmarks: np.ndarray, iod_px: float = SHARPNESS_IOD_PX,
                   patch: int = SHARPNESS_PATCH, sigma: float = SHARPNESS_SIGMA) -> float:
-    """Seed 003's sharpness score s = (1/K) Σ_k (1/M²) Σ_ij |P_k − P_k * f|_ij over the K = 2 patches P_k (M×M,
+    """FEENet's sharpness score s = (1/K) Σ_k (1/M²) Σ_ij |P_k − P_k * f|_ij over the K = 2 patches P_k (M×M,
     `patch`) centred on the eyes of the face scaled to an inter-ocular distance of `iod_px`, f a Gaussian of σ
     `sigma` (both in px at that scale). In gray levels: the high-frequency content around the eyes. NaN without a face."""
     lm = np.asarray(landmarks, np.float64)[:, :2]

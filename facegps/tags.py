@@ -60,7 +60,7 @@ def fer_embedding(video, landmarks: np.ndarray, ok: np.ndarray, fer=None) -> np.
     return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 def pool3(E: np.ndarray) -> np.ndarray:
-    """Seed 003's temporal pooling: per dimension, the median of each frame and its two neighbours (frames without an
+    """FEENet's temporal pooling: per dimension, the median of each frame and its two neighbours (frames without an
     embedding ignored), renormalised; frames without an embedding stay NaN."""
     P = np.stack([np.roll(E, 1, 0), E, np.roll(E, -1, 0)])
     P[0, 0], P[2, -1] = np.nan, np.nan                    # no wrap-around at the ends
@@ -210,7 +210,7 @@ def resolve_embedding(refs: pd.DataFrame, video, embedding: str = "auto", faces:
 
 
 # %% ../nbs/19_tags.ipynb #77fe847e
-DEFAULT_THRESHOLD = {"facegps": 0.8, "fer": 0.55}   # the F1-best thresholds on the smile sample (the chapter; seed 003 uses 0.5)
+DEFAULT_THRESHOLD = {"facegps": 0.8, "fer": 0.55}   # the F1-best thresholds on the smile sample (the chapter; FEENet uses 0.5)
 
 class _Embedder:
     "The per-frame embeddings of analysed videos, computed once each (`kind`: 'facegps' or 'fer')."
