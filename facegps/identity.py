@@ -36,9 +36,9 @@ def is_still(path) -> bool:
 
 def color_frames(path, max_frames: int | None = None, fps: float | None = None):
     "(index, BGR image) of every frame of a video or image sequence, or of a still image (one frame)."
-    from facegps.video import VideoError, VideoReader
+    from facegps.video import VideoError, VideoReader, imread
     if is_still(path):
-        img = cv2.imread(str(path))
+        img = imread(path)   # any file name (OpenCV crashes on one that is not UTF-8)
         if img is None: raise VideoError("not a readable image", path)
         yield 0, img
         return

@@ -22,7 +22,7 @@ import pandas as pd
 
 import facegps
 from .ckplus import similarity_align
-from .core import FaceGPSError, progress, write_text_atomic
+from .core import FaceGPSError, progress, valid_unicode, write_text_atomic
 
 
 # %% ../nbs/17_states.ipynb #a66bf5f8
@@ -45,6 +45,8 @@ class Record:
     folder: Path | None = None
     video: Path | None = None
     meta: dict = field(default_factory=dict)
+
+    def __post_init__(self): self.name = valid_unicode(self.name)   # a file name that is not UTF-8: � (Parquet, JSON)
 
 def runs(mask: np.ndarray) -> list:
     "(start, stop) of each run of True in `mask`: the HMM's sequences (a gap is a sequence break, never a value)."
@@ -630,7 +632,7 @@ def run_states_report(source, out_dir="reports", name: str | None = None, n_stat
     """Run `run_states` from its papermill notebook and render the report: `<out_dir>/<name>_states.html`, the executed
     notebook beside it, and the tables in `<out_dir>/<name>_states/` (`name`: the input's stem). The input is checked
     first (`load_input` on a track or analysis; a video is checked by opening it). Returns the HTML path."""
-    from facegps.report import execute_report
+    from facegps.report import execute_report, report_name
     source = Path(source)
     if not source.exists(): raise StatesError("not found", source)
     if is_track_file(source) or (source.is_dir() and ((source / "summary.json").exists() or (source / "batch_summary.csv").exists())):
@@ -638,7 +640,7 @@ def run_states_report(source, out_dir="reports", name: str | None = None, n_stat
     else:
         from facegps.video import probe_video
         probe_video(source, fps)
-    name = f"{name or (source.stem if source.is_file() else source.name)}_states"
+    name = report_name(f"{name or (source.stem if source.is_file() else source.name)}_states")
     parameters = dict(source=str(source.resolve()), out_dir=name, n_states=n_states, features=features or "",
                       seed=int(seed), by=by or "", fps=float(fps or 0))
     return execute_report(STATES_TEMPLATE, out_dir, name, parameters, source, title=f"States: {source.name}",

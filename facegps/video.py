@@ -6,7 +6,7 @@ Docs: https://facegps.github.io/facegps/video.html.md"""
 
 # %% auto #0
 __all__ = ['IMAGE_EXTENSIONS', 'DEFAULT_FPS', 'VideoError', 'TruncatedVideoWarning', 'VideoInfo', 'Frame', 'image_files',
-           'probe_video', 'VideoReader']
+           'imread', 'probe_video', 'VideoReader']
 
 # %% ../nbs/02_video.ipynb #4955b287
 import os, re, warnings
@@ -59,13 +59,24 @@ def _image_signature(path: Path) -> str | None:
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP": return "WebP"
     return next((kind for magic, kind in _IMAGE_SIGNATURES if head.startswith(magic)), None)
 
+def _utf8_name(path) -> bool:
+    """Whether OpenCV can be given `path` as a name: a name with bytes that are not UTF-8 (Linux allows them; Python
+    decodes them to lone surrogates) crashes OpenCV's Python binding (a segmentation fault, not an exception)."""
+    try: str(path).encode("utf-8"); return True
+    except UnicodeEncodeError: return False
+
 def _open_capture(path: Path) -> cv2.VideoCapture:
-    "Open `path` with OpenCV, rotation metadata applied; raise `VideoError` when it is missing or not a video."
+    """Open `path` with OpenCV, rotation metadata applied; raise `VideoError` when it is missing or not a video. A file
+    whose name is not UTF-8 is opened through a descriptor (`/dev/fd/N`)."""
     if not path.exists(): raise VideoError("file not found", path)
     kind = _image_signature(path)
     if kind: raise VideoError(f"not a video: the file is a {kind} image", path)
     if path.stat().st_size == 0: raise VideoError("file is empty (0 bytes)", path)
-    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    if _utf8_name(path): cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    else:
+        fd = os.open(path, os.O_RDONLY)
+        try: cap = cv2.VideoCapture(f"/dev/fd/{fd}", cv2.CAP_FFMPEG)   # FFmpeg opens it again by this name
+        finally: os.close(fd)
     if not cap.isOpened():
         raise VideoError("not a readable video (FFmpeg could not open it: wrong format, or the file is cut "
                          "before its index)", path)
@@ -87,9 +98,17 @@ def image_files(folder) -> list:
              and not p.name.startswith(".")]
     return sorted(files, key=lambda p: _natural_key(p.name))
 
+def imread(path, flags: int = cv2.IMREAD_COLOR) -> np.ndarray | None:
+    """`cv2.imread` for any file name: the image at `path` (BGR for the default `flags`), None when it is not a readable
+    image. A name that is not UTF-8 (see `_utf8_name`) is read as bytes and decoded by OpenCV."""
+    if _utf8_name(path): return cv2.imread(str(path), flags)
+    try: buf = np.fromfile(path, np.uint8)
+    except OSError: return None
+    return cv2.imdecode(buf, flags) if buf.size else None
+
 def _read_image(path: Path, folder: Path) -> np.ndarray:
     "The BGR image at `path` (a frame of the image sequence `folder`); `VideoError` naming the file when unreadable."
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    img = imread(path)
     if img is None: raise VideoError(f"unreadable image {path.name} (not a valid image file)", folder)
     return img
 

@@ -62,3 +62,37 @@ def truncated_video(tmp_path_factory, smile, ffmpeg):
     cut = d / "cut.mp4"
     cut.write_bytes(data[: int(len(data) * 0.4)])
     return cut
+
+
+class PageParts:
+    """What a page holds that matters for its safety: every start tag with its attributes (`tags`), the text of its
+    `<title>` and of each `<h1>` (links inside a heading left out), and the elements or attributes that could run
+    code (`live`: script, svg, iframe, object, embed; an `on…` attribute; a `javascript:` href or src)."""
+    def __init__(self, page: str):
+        from html.parser import HTMLParser
+        self.tags, self.title, self.h1, stack = [], "", [], []
+        parts = self
+
+        class Parser(HTMLParser):
+            def handle_starttag(self, tag, attrs):
+                parts.tags.append((tag, dict(attrs)))
+                if tag in ("title", "h1", "a"): stack.append(tag)
+                if tag == "h1": parts.h1.append("")
+
+            def handle_endtag(self, tag):
+                if stack and stack[-1] == tag: stack.pop()
+
+            def handle_data(self, data):
+                if stack[-1:] == ["title"]: parts.title += data
+                elif stack[-1:] == ["h1"]: parts.h1[-1] += data
+
+        Parser().feed(page)
+        script = lambda k, v: k in ("href", "src") and (v or "").strip().lower().startswith("javascript:")
+        self.live = [(t, a) for t, a in self.tags if t in ("script", "svg", "iframe", "object", "embed")
+                     or any(k.startswith("on") or script(k, v) for k, v in a.items())]
+
+
+@pytest.fixture(scope="session")
+def page_parts():
+    "`PageParts` of an HTML page's text."
+    return PageParts

@@ -160,3 +160,63 @@ def test_failing_report_is_the_errors_own_line_and_keeps_the_notebook(tmp_path, 
 def test_report_of_missing_video_is_a_clear_error(tmp_path):
     r = run("report", tmp_path / "nope.mp4", "-o", tmp_path)
     assert r.returncode == 2 and "nope.mp4: file not found" in r.stderr and not list(tmp_path.glob("*.ipynb"))
+
+
+def test_a_hostile_video_name_is_text_in_its_report(tmp_path, smile, page_parts):
+    """A video named with markup (an `<img onerror>`, a `<script>`), quotes, a backslash, Markdown, math, a line break
+    and a byte that is not UTF-8, 250 bytes long: the report is made; nothing from the name is a live element or
+    attribute; the title and the heading show the name as text (the stray byte as �); the overlay and the output
+    links point to the output folder (its name cut to 240 bytes, percent-encoded), which exists."""
+    from urllib.parse import unquote
+    from facegps.report import md_url, plain_text, report_name
+    raw = b"""<img src=x onerror=alert(1)> <script>alert(2)<\\script> "q" 's' *b* _i_ $x$ [l](javascript:alert(3))\n# \xff """
+    video = tmp_path / os.fsdecode(raw.ljust(250 - len(".mp4"), b"x") + b".mp4")
+    shutil.copy(smile, video)
+    r = run("report", video, "-o", tmp_path / "out", "--quiet", "--max-frames", "20")
+    assert r.returncode == 0, r.stderr
+    name = report_name(video.stem)
+    assert len(name.encode()) == 240 and "\ufffd" in name                  # 246 bytes once the stray byte is �
+    page = (tmp_path / "out" / f"{name}.html").read_text(encoding="utf-8")
+    parts = page_parts(page)
+    assert not parts.live, parts.live
+    assert "<img src=x" not in page and "<script>alert" not in page and "onerror=alert(1)>" not in page
+    shown = plain_text(video.name)
+    assert parts.title == shown and parts.h1[0] == shown and "\ufffd" in shown and "\n" not in shown
+    links = [a["href"] for t, a in parts.tags if t == "a" and a.get("href", "").endswith(".json")]
+    videos = [a.get("src") for t, a in parts.tags if t == "video"]
+    assert links == [md_url(name) + "/summary.json"] and videos == [md_url(name) + "/overlay.mp4"], (links, videos)
+    assert unquote(videos[0]) == f"{name}/overlay.mp4" and (tmp_path / "out" / name / "overlay.mp4").is_file()
+    assert page.count("data:image/png;base64") >= 5 and "What this shows" in page   # the rest of the page is whole
+
+
+def test_render_html_sanitizes_every_page(tmp_path, page_parts):
+    """`render_html`, which every page goes through (report, states, tags, studies), on a notebook whose outputs carry
+    raw markup as a template that forgot the helpers would make it: scripts, handlers, `javascript:` links, remote
+    images, frames and style blocks are gone, the report's elements (headings, tables, links, details, a local video,
+    plots) stay, and a title with markup and a byte that is not UTF-8 is text."""
+    from facegps.report import render_html
+    hostile = '<img src=x onerror=alert(1)><script>alert(2)</script><svg onload=alert(3)></svg>'
+    nb = nbformat.v4.new_notebook()
+    out = lambda mime, text: nbformat.v4.new_output("display_data", data={mime: text})
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+    nb.cells = [nbformat.v4.new_markdown_cell(f"# Heading {hostile}\n\n[j](javascript:alert(4)) <iframe src=x></iframe>"),
+                nbformat.v4.new_code_cell(outputs=[
+                    out("text/markdown", f"## {hostile} [ok](folder/summary.json)"),
+                    out("text/html", f'<table><tr><th>a</th><td style="text-align: left">{hostile}</td></tr></table>'
+                                     '<details><summary>s</summary><pre>p</pre></details><img src="https://t.example/p.png">'
+                                     '<style>body {background: url(https://t.example/b)}</style>'
+                                     '<video src="folder/overlay.mp4" controls></video>'),
+                    out("image/png", png),
+                    nbformat.v4.new_output("display_data", data={"text/plain": "analyze <img src=y>: 100%",
+                        "application/vnd.jupyter.widget-view+json": {"model_id": "m1", "version_major": 2}})])]
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {"m1": {"value": hostile}}}}
+    nbformat.write(nb, tmp_path / "n.ipynb")
+    page = render_html(tmp_path / "n.ipynb", tmp_path / "n.html", title=os.fsdecode(b"<b>t</b>\xff")).read_text(encoding="utf-8")
+    parts = page_parts(page)
+    assert not parts.live and "alert(" not in page.replace("alert(1)&gt;", "") and "t.example" not in page, parts.live
+    assert parts.title == "<b>t</b>\ufffd"
+    kept = [t for t, _ in parts.tags]
+    assert {"h1", "h2", "table", "th", "td", "details", "summary", "pre", "video"} <= set(kept)
+    assert ("a", {"href": "folder/summary.json"}) in parts.tags and 'style="text-align: left;"' in page
+    assert page.count('src="data:image/png;base64,') == 1 and "<iframe" not in page
+    assert "<script" not in page and "widget-state" not in page and "analyze &lt;img src=y&gt;: 100%" in page  # its text

@@ -229,3 +229,23 @@ def test_a_still_or_duplicated_body_part_still_fits(tmp_path, degenerate):
     else: rec.points[:, 1] = rec.points[:, 0]
     model = fit_states([rec], "landmarks", 9, seed=0, quiet=True)
     assert adjusted_rand_score(blocks, decode(model, rec)["state"].to_numpy(dtype=float)) >= 0.9
+
+
+def test_a_hostile_track_name_is_text_in_the_states_report(tmp_path, page_parts):
+    """A DeepLabCut track named with markup, quotes, Markdown, matplotlib math that does not parse (`$\foo$` would stop
+    the plot), a line break and a byte that is not UTF-8: the report is made, its tables written, nothing from the name
+    is live, and the title, the heading, the tables' folder and the record's name show it as text (the byte as �)."""
+    import html, re
+    from facegps.report import plain_text, report_name
+    track, _ = blocks_track(tmp_path / os.fsdecode(b'<img src=x onerror=alert(1)> "q" *b* $\\foo$\n# \xff.csv'), T=120)
+    out = run("states", track, "--n-states", "2", "-o", tmp_path / "r")
+    assert out.returncode == 0, out.stderr
+    name = report_name(f"{track.stem}_states")
+    page = (tmp_path / "r" / f"{name}.html").read_text(encoding="utf-8")
+    parts = page_parts(page)
+    assert not parts.live and "<img src=x" not in page, parts.live
+    shown = plain_text(track.stem)
+    assert parts.title == f"States: {plain_text(track.name)}" and parts.h1[0] == f"Expression states: {shown}"
+    tables = re.search(r"Tables: <code>(.*?)</code>", page, re.S)
+    assert tables and html.unescape(tables.group(1)) == f"{plain_text(name)}/" and (tmp_path / "r" / name).is_dir()
+    assert json.loads((tmp_path / "r" / name / "model.json").read_text())["videos"] == [track.stem.replace("\udcff", "\ufffd")]
