@@ -17,6 +17,7 @@ import pandas as pd
 
 from .core import FaceGPSError
 from .store import npz_member
+from .video import open_capture
 
 
 # %% ../nbs/21_explore.ipynb #09ad4100
@@ -30,7 +31,7 @@ class FrameCache:
         t = int(t)
         if t in self.cache:
             self.cache.move_to_end(t); return self.cache[t]
-        if self.cap is None: self.cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
+        if self.cap is None: self.cap = open_capture(Path(self.path))      # any file name (non-UTF-8 bytes too)
         if t != self.pos + 1: self.cap.set(cv2.CAP_PROP_POS_FRAMES, t)
         ok, img = self.cap.read()
         if not ok: raise FaceGPSError(f"frame {t} could not be decoded", self.path)

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 import facegps
-from .core import FaceGPSError, progress, write_text_atomic
+from .core import FaceGPSError, progress, valid_unicode, write_text_atomic
+from .video import imread
 
 
 # %% ../nbs/19_tags.ipynb #a7366b4a
@@ -83,8 +84,11 @@ def read_refs(folder) -> pd.DataFrame:
     from facegps.video import IMAGE_EXTENSIONS
     folder = Path(folder)
     if not folder.is_dir(): raise TagError("not a folder of reference faces", folder)
-    rows = [dict(tag=re.sub(r"[_-]\d+$", "", p.stem), source=str(p), frame=pd.NA) for p in sorted(folder.iterdir())
-            if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")]
+    images = [p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")]
+    for p in images:
+        if valid_unicode(p.name) != p.name:
+            raise TagError("the name is not UTF-8, which the tables cannot store; rename the file", p)
+    rows = [dict(tag=valid_unicode(re.sub(r"[_-]\d+$", "", p.stem)), source=str(p), frame=pd.NA) for p in images]
     csv = folder / "refs.csv"
     if csv.exists():
         try: df = pd.read_csv(csv, dtype={"video": str}, keep_default_na=False)
@@ -170,7 +174,7 @@ def match_photos_to_frames(photos: list, video, max_gray: float = FRAME_MATCH_GR
     from facegps.identity import color_frames
     imgs = []
     for p in photos:
-        img = cv2.imread(str(p))
+        img = imread(p)
         if img is None: raise TagError("not a readable image", p)
         imgs.append(img)
     best = [(np.inf, None)] * len(imgs)
@@ -242,7 +246,7 @@ class _Embedder:
         "The embedding of one reference (a row of `read_refs`), or None when this embedding cannot read it."
         if pd.isna(ref.frame):                                   # an image: appearance only
             if self.kind != "fer": return None
-            img = cv2.imread(ref.source)
+            img = imread(ref.source)
             if img is None: raise TagError("not a readable image", ref.source)
             from facegps.landmarks import image_landmarks
             lm = image_landmarks(img)
@@ -336,13 +340,13 @@ def run_tags_report(video, refs_dir, out_dir="reports", faces: str = "one", embe
                     threshold: float | None = None, quiet=None) -> Path:
     """`run_tags` from its papermill notebook, and the report: `<out_dir>/<name>_tags.html`, the executed notebook
     beside it, the tables in `<out_dir>/<name>_tags/`. The references are read first, so bad ones fail before any work."""
-    from facegps.report import execute_report
+    from facegps.report import execute_report, report_name
     from facegps.video import probe_video
     read_refs(refs_dir)
     if embedding not in EMBEDDING_CHOICES: raise ValueError(f"embedding must be one of {EMBEDDING_CHOICES}, got {embedding!r}")
     probe_video(video)
     video = Path(video)
-    name = f"{video.stem if video.is_file() else video.name}_tags"
+    name = report_name(f"{video.stem if video.is_file() else video.name}_tags")
     parameters = dict(video=str(video.resolve()), refs=str(Path(refs_dir).resolve()), out_dir=name, faces=faces,
                       embedding=embedding, threshold=float(threshold or 0.0))
     return execute_report(TAGS_TEMPLATE, out_dir, name, parameters, video, title=f"Tags: {video.name}",

@@ -84,3 +84,19 @@ def test_photos_saved_from_the_video_just_work(tmp_path, smile):
     assert out.returncode == 0 and "fer (auto): smile_2.jpg is a photo, not" in out.stdout, out.stdout + out.stderr
     out = run("tag", smile, "--refs", refs, "--embedding", "facegps", "-o", tmp_path / "r3")
     assert out.returncode == 2 and "smile_2.jpg: not a frame of the tagged video" in out.stderr, out.stderr
+
+
+def test_a_hostile_video_and_tag_name_are_text_in_the_tags_report(tmp_path, smile, page_parts):
+    "Markup, Markdown, matplotlib math and a byte that is not UTF-8 in the video's and a tag's names: shown as text."
+    from facegps.report import plain_text, report_name
+    video = tmp_path / os.fsdecode(b'<img src=x onerror=alert(1)> *b* $\\foo$ \xff.mp4')
+    shutil.copy(smile, video)
+    refs = tmp_path / "refs"; refs.mkdir()
+    (refs / "refs.csv").write_text("tag,video,frame\n<b>neutral$\\x$,,3\nsmile,,30\n")
+    out = run("tag", video, "--refs", refs, "-o", tmp_path / "r")
+    assert out.returncode == 0, out.stderr
+    page = (tmp_path / "r" / f"{report_name(video.stem + '_tags')}.html").read_text(encoding="utf-8")
+    parts = page_parts(page)
+    assert not parts.live and "<img src=x" not in page and "<b>neutral" not in page, parts.live
+    assert parts.h1[0] == f"Expression tags: {plain_text(video.name)}"
+    assert "&lt;b&gt;neutral" in page                                     # the tag, shown as text
