@@ -50,7 +50,8 @@ FIELDS = {"smoothed": "disp", "raw": "raw_disp", "MKS": "mks_disp"}
 class ExplorerData:
     "One analysis folder as the explorer reads it: tables in memory, the fields memory-mapped, frames decoded on demand."
     def __init__(self, folder):
-        from facegps.report import iod_px, magnitude_scale
+        from facegps.overlay import magnitude_scale
+        from facegps.report import iod_px
         self.folder = Path(folder)
         missing = [f for f in ("frames.parquet", "summary.json", "displacement.npz") if not (self.folder / f).exists()]
         if missing: raise FaceGPSError(f"not an analysis folder: {', '.join(missing)} missing", self.folder)

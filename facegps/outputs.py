@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .core import progress
+from .overlay import H264Writer, canonical_vectors_to_frame, draw_vector_field, magnitude_scale
 from .store import iter_rows, row_blocks
 from .video import VideoReader
 
@@ -101,10 +102,8 @@ def _write_contract(res, out, work, verts, tri_ids, stores, quiet, timings, t0):
 def write_overlay(res, path, verts: np.ndarray, tri_ids: np.ndarray, quiet=None):
     """The original video of `res` (an `Analysis`) with the smoothed field drawn on it (arrows ×`overlay_scale`),
     H.264, written atomically to `path`."""
-    from facegps.overlay import H264Writer, canonical_vectors_to_frame, draw_vector_field
     stores = getattr(res, "_stores", {})
     reader = VideoReader(res.path, max_frames=res.params.max_frames, fps_override=res.params.fps)
-    from facegps.report import magnitude_scale
     vmax = magnitude_scale(res)                      # the colour scale the report's key frames and heat map share
     rows = zip(iter_rows(res.disp, stores.get("disp")), iter_rows(verts, stores.get("verts")))
     with H264Writer(path, fps=reader.fps, size=(reader.info.width, reader.info.height)) as w:

@@ -7,11 +7,11 @@ Docs: https://facegps.github.io/facegps/report.html.md"""
 # %% auto #0
 __all__ = ['OVER_COLOUR', 'PAGE_TAGS', 'PAGE_ATTRIBUTES', 'REPORT_TEMPLATE', 'iod_px', 'counted_activations', 'baseline_mask',
            'muscle_summary', 'muscle_action', 'muscle_groups', 'summary_text', 'plot_head_pose', 'plot_activations',
-           'plot_activation_map', 'magnitude_scale', 'magnitude_cmap', 'read_frames', 'canonical_faces',
-           'canonical_face', 'point_neighbourhoods', 'movement_map', 'plot_movement_heatmap', 'apex_frame',
-           'plot_key_frames', 'muscle_table', 'video_summary', 'provenance_table', 'plain_text', 'md_text', 'md_code',
-           'md_url', 'plot_text', 'clean_page_html', 'ReportError', 'report_failure', 'native_stderr_silenced',
-           'report_progress', 'render_html', 'report_name', 'run_report', 'execute_report']
+           'plot_activation_map', 'magnitude_cmap', 'read_frames', 'canonical_faces', 'canonical_face',
+           'point_neighbourhoods', 'movement_map', 'plot_movement_heatmap', 'apex_frame', 'plot_key_frames',
+           'muscle_table', 'video_summary', 'provenance_table', 'plain_text', 'md_text', 'md_code', 'md_url',
+           'plot_text', 'clean_page_html', 'ReportError', 'report_failure', 'native_stderr_silenced', 'report_progress',
+           'render_html', 'report_name', 'run_report', 'execute_report']
 
 # %% ../nbs/13_report.ipynb #987a26cf
 import contextlib, html, json, os, re, shutil, tempfile, threading
@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt
 import facegps
 from .affine import default_warp
 from .core import FaceGPSError, atomic_path, is_quiet, valid_unicode, write_text_atomic
-from .overlay import grid_subsample
+from .overlay import grid_subsample, magnitude_scale
 from .pose import canonical_vertices
 from .analyze import MIN_VALID, measured_activations
 from .video import VideoReader
@@ -278,20 +278,6 @@ def plot_activation_map(res, ax=None):
     return fig
 
 # %% ../nbs/13_report.ipynb #0cfbbecc
-def magnitude_scale(res, q: float = 99.0, max_values: int = 1 << 24) -> float:
-    """The top of the colour scale of the displacement length |d| (canonical px) that the key frames, the movement
-    heat map and the overlay video share: the `q`-th percentile of |d| over every frame with a face and every sample
-    point of `res.disp` (`res`: an `Analysis`, or a T×P×2 array); 1.0 when nothing was measured, at least 1e-3. Read
-    in blocks of frames; a video of more than `max_values` values uses every k-th frame."""
-    disp = getattr(res, "disp", res)
-    T, P = disp.shape[:2]
-    step = max(1, -(-T * P // max_values))
-    block = max(1, (1 << 18) // max(P, 1)) * step
-    mags = [np.linalg.norm(np.asarray(disp[t0:t0 + block:step], np.float32), axis=2).ravel() for t0 in range(0, T, block)]
-    mags = np.concatenate(mags) if mags else np.empty(0, np.float32)
-    finite = np.isfinite(mags)
-    return max(float(np.percentile(mags[finite], q)), 1e-3) if finite.any() else 1.0
-
 OVER_COLOUR = "magenta"   # |d| above the top of the colour scale (clipped) is drawn in this colour
 
 def magnitude_cmap(name: str = "turbo"):
