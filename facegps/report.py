@@ -230,10 +230,17 @@ def _iod_axis(ax, iod: float, which: str = "y"):
     (sec.set_ylabel if which == "y" else sec.set_xlabel)("% IOD")
     return sec
 
+def _runs(mask: np.ndarray) -> list:
+    "(start, stop) of each run of True in `mask`."
+    m = np.r_[False, np.asarray(mask, bool), False]
+    d = np.flatnonzero(np.diff(m.astype(int)))
+    return list(zip(d[::2], d[1::2]))
+
 def plot_activations(res, top: int = 5, ax=None, stats: pd.DataFrame | None = None):
     """Per-muscle contraction curves (canonical px, right axis % IOD) against time (s): the `top` muscles by level
     (`stats`: a `muscle_summary` of `res`, computed when not given) in colour, each with its noise floor as a band,
-    the others in grey; the reference neighbourhood shaded. Returns the figure."""
+    the others in grey; the reference neighbourhood shaded grey, frames with a hand over the face (`hand_over_face`)
+    hatched. Returns the figure."""
     from matplotlib.patches import Patch
     ms = muscle_summary(res.frames, res.summary) if stats is None else stats
     act, raw = counted_activations(res.frames, res.summary), res.frames[_act_columns(res.frames, res.muscles)]
@@ -245,6 +252,12 @@ def plot_activations(res, top: int = 5, ax=None, stats: pd.DataFrame | None = No
         dt = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
         ax.axvspan(t[base].min() - dt / 2, t[base].max() + dt / 2, color="0.9", lw=0, zorder=0)
         handles.append(Patch(color="0.9", label="reference neighbourhood"))
+    hand = res.frames["hand_over_face"].to_numpy(bool) if "hand_over_face" in res.frames else np.zeros(len(t), bool)
+    if hand.any():
+        dt = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
+        for a, b in _runs(hand):
+            ax.axvspan(t[a] - dt / 2, t[b - 1] + dt / 2, facecolor="none", edgecolor="tab:brown", hatch="//", lw=0, zorder=0)
+        handles.append(Patch(facecolor="none", edgecolor="tab:brown", hatch="//", label="hand over the face (not measured)"))
     strongest = [m for m in ms.index[:top] if m in act.columns]
     for m in act.columns:
         if m not in strongest: ax.plot(t, act[m], color="0.75", lw=0.8, zorder=1)
@@ -330,20 +343,20 @@ def point_neighbourhoods(points: np.ndarray, sigma: float):
     w = np.exp(-np.sum((points[i] - points[j]) ** 2, 1) / (2 * sigma ** 2))
     return coo_matrix((w, (i, j)), shape=(len(points),) * 2).tocsr()
 
-def movement_map(res, frames=None, sigma_iod: float = 0.05, q: float | None = 95) -> np.ndarray:
+def movement_map(res, frames=None, fill_iod: float = 0.05, q: float | None = 95) -> np.ndarray:
     """The movement |d| (canonical px) over `frames` (default: all frames with a face) at every canonical pixel on
     the face (size×size float32, NaN off the face): per sample point its `q`-th percentile over the frames (None:
     the mean), interpolated linearly from the sample points to the pixels.
 
     Each frame's |d| is first filled where points are invalid by normalized convolution (a Gaussian of width
-    `sigma_iod` inter-ocular distances over the valid points nearby), so that points which are lost exactly when they
+    `fill_iod` inter-ocular distances (not the MKS kernels' `AnalysisParams.sigma_iod`) over the valid points nearby), so that points which are lost exactly when they
     move do not make the map remember only their still frames."""
     from scipy.interpolate import griddata
     from facegps.manifold import load_template
     d = res.disp if frames is None else res.disp[np.asarray(frames)]
     r = np.linalg.norm(d, axis=2)                                        # T×P, NaN where invalid
     valid = np.isfinite(r)
-    G = point_neighbourhoods(res.points, sigma_iod * load_template()["iod"])
+    G = point_neighbourhoods(res.points, fill_iod * load_template()["iod"])
     num = G @ np.where(valid, r, 0).T.astype(np.float64)                 # P×T
     den = G @ valid.T.astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
