@@ -6,9 +6,9 @@ Docs: https://facegps.github.io/facegps/actionunits.html.md"""
 
 # %% auto #0
 __all__ = ['MIDLINE_LANDMARKS', 'ACTION_UNITS', 'REAL_FACES', 'RINGS', 'HEAD_KEYS', 'HEAD_REST', 'COLLAPSED', 'mirror_map',
-           'face_frame', 'Bump', 'ActionUnit', 'split_side', 'au_displacement_at', 'au_field', 'fold_margin',
-           'forward_displacement', 'real_face', 'au_curve', 'head_curves', 'rotation', 'HeadWarp', 'truth_linear_parts',
-           'au_truth', 'au_amplitude', 'intensity_for', 'render_frame', 'render_au_video']
+           'Bump', 'ActionUnit', 'split_side', 'au_displacement_at', 'au_field', 'fold_margin', 'forward_displacement',
+           'real_face', 'au_curve', 'head_curves', 'rotation', 'HeadWarp', 'truth_linear_parts', 'au_truth',
+           'au_amplitude', 'intensity_for', 'render_frame', 'render_au_video']
 
 # %% ../nbs/11b_actionunits.ipynb #42466a67
 from dataclasses import dataclass
@@ -17,7 +17,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from .manifold import (boundary_loops, densify, edge_triangle_counts, eye_centres, face_triangles,
+from .manifold import (boundary_loops, densify, edge_triangle_counts, eye_centres, face_frame, face_triangles,
                               load_template, non_surface_cliques, points_on, signed_areas)
 
 # %% ../nbs/11b_actionunits.ipynb #bdac97e8
@@ -32,13 +32,7 @@ def mirror_map() -> np.ndarray:
     refl = np.c_[2 * mid_x - P[:, 0], P[:, 1]]
     return np.linalg.norm(refl[:, None] - P[None], axis=2).argmin(1)
 
-def face_frame(landmarks: np.ndarray) -> tuple:
-    """(`origin`, `ex`, `ey`, `iod`) of a face in its image (`landmarks` 468×≥2 px): the midpoint of the eye centres
-    (px), the unit eye line from the subject's right eye to the left one, its perpendicular pointing down the face,
-    and the inter-ocular distance (px)."""
-    r, l = eye_centres(np.asarray(landmarks, np.float64)[:, :2])
-    ex = (l - r) / np.linalg.norm(l - r)
-    return (r + l) / 2, ex, np.array([-ex[1], ex[0]]), float(np.linalg.norm(l - r))
+
 
 # %% ../nbs/11b_actionunits.ipynb #7f978993
 @dataclass(frozen=True)

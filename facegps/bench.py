@@ -23,13 +23,13 @@ import numpy as np
 import pandas as pd
 
 import facegps
-from .actionunits import (ACTION_UNITS, au_curve, au_truth, face_frame, head_curves, intensity_for, real_face,
+from .actionunits import (ACTION_UNITS, au_curve, au_truth, head_curves, intensity_for, real_face,
                                  render_au_video)
 from .analyze import AnalysisParams, analyze_video, measured_activations
 from .core import progress
 from .data import SAMPLE_VIDEOS, sample_video
 from .landmarks import track_landmarks
-from .manifold import densify, face_triangles, load_template, points_on
+from .manifold import densify, face_frame, face_triangles, load_template, points_on
 from .mks import (kernel_gamma, muscle_activations, muscle_contractions, muscle_descriptors, pull_directions,
                          rbf_kernels)
 from .video import VideoReader

@@ -26,7 +26,7 @@ from .core import FaceGPSError, progress, write_text_atomic
 def _centroid(lm: np.ndarray) -> np.ndarray: return lm[:, :2].mean(0)
 
 def _iod(lm: np.ndarray) -> float:
-    from facegps.actionunits import face_frame
+    from facegps.manifold import face_frame
     return face_frame(lm)[3]
 
 def is_still(path) -> bool:

@@ -6,9 +6,9 @@ Docs: https://facegps.github.io/facegps/manifold.html.md"""
 
 # %% auto #0
 __all__ = ['TEMPLATE_FILE', 'tessellation_edges', 'triangles_from_edges', 'edge_triangle_counts', 'boundary_loops',
-           'non_surface_cliques', 'eye_centres', 'interocular_distance', 'procrustes_mean', 'frontal_frame',
-           'frontalize', 'build_template', 'load_template', 'signed_areas', 'orient_triangles', 'face_triangles',
-           'densify', 'points_on']
+           'non_surface_cliques', 'eye_centres', 'interocular_distance', 'face_frame', 'procrustes_mean',
+           'frontal_frame', 'frontalize', 'build_template', 'load_template', 'signed_areas', 'orient_triangles',
+           'face_triangles', 'densify', 'points_on']
 
 # %% ../nbs/04_manifold.ipynb #ca87114d
 from functools import lru_cache
@@ -76,6 +76,15 @@ def interocular_distance(points: np.ndarray) -> float:
     "Distance between the eye-contour centres of `points` (468×2 or ×3), in the units of `points`."
     r, l = eye_centres(points)
     return float(np.linalg.norm(l - r))
+
+def face_frame(landmarks: np.ndarray) -> tuple:
+    """(`origin`, `ex`, `ey`, `iod`) of a face in its image (`landmarks` 468×≥2 px): the midpoint of the eye centres
+    (px), the unit eye line from the subject's right eye to the left one, its perpendicular pointing down the face,
+    and the inter-ocular distance (px)."""
+    r, l = eye_centres(np.asarray(landmarks, np.float64)[:, :2])
+    ex = (l - r) / np.linalg.norm(l - r)
+    return (r + l) / 2, ex, np.array([-ex[1], ex[0]]), float(np.linalg.norm(l - r))
+
 
 # %% ../nbs/04_manifold.ipynb #87eb4c70
 def _unit_shape(s: np.ndarray) -> np.ndarray:

@@ -76,7 +76,7 @@ def flow_share(frames: pd.DataFrame) -> np.ndarray:
 
 def load_analysis(folder, name: str | None = None, meta: dict | None = None) -> Record:
     "The `Record` of an analysis output folder (`frames.parquet`, `summary.json`, `displacement.npz`)."
-    from facegps.actionunits import face_frame
+    from facegps.manifold import face_frame
     folder = Path(folder)
     missing = [f for f in ("frames.parquet", "summary.json", "displacement.npz") if not (folder / f).exists()]
     if missing: raise StatesError(f"not an analysis folder: {', '.join(missing)} missing", folder)

@@ -34,7 +34,7 @@ def facegps_embedding(frames: pd.DataFrame, landmarks: np.ndarray, reference: in
     the reference (similarity removed, % IOD), scaled by √(17/936) so that both blocks weigh alike; `REST_IOD`].
     Explainable: the squared distance between two embeddings is a sum over muscles, landmarks and the rest term.
     NaN rows: no face, or a frame failing the quality gate."""
-    from facegps.actionunits import face_frame
+    from facegps.manifold import face_frame
     from facegps.ckplus import similarity_align
     from facegps.manifold import load_template
     act_cols = [c for c in frames.columns if c.startswith("act_")]
