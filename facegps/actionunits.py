@@ -17,8 +17,14 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from .data import sample_image, sample_video
+from .landmarks import image_landmarks
 from .manifold import (boundary_loops, densify, edge_triangle_counts, eye_centres, face_frame, face_triangles,
                               load_template, non_surface_cliques, points_on, signed_areas)
+from .mks import MUSCLES
+from .overlay import H264Writer
+from .register import global_affine, sane_triangles
+from .video import VideoReader
 
 # %% ../nbs/11b_actionunits.ipynb #bdac97e8
 MIDLINE_LANDMARKS = (10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 0, 13, 14, 17, 18, 200, 199, 175, 152)
@@ -69,7 +75,6 @@ class ActionUnit:
 
     def channels(self) -> list:
         "The MKS channel names (with sides) this AU should drive."
-        from facegps.mks import MUSCLES
         return [m for m in MUSCLES if m in self.muscles or m[:-2] in self.muscles]
 
 def _unit(x: float, y: float) -> tuple:
@@ -217,9 +222,6 @@ REAL_FACES = {  # name: (kind, sample name, upscale) — real neutral faces of t
 @lru_cache(maxsize=None)
 def real_face(name: str = "smile") -> tuple:
     "(BGR image, 468×3 landmarks in px) of a real neutral face of the samples (`REAL_FACES`), MediaPipe on the image."
-    from facegps.data import sample_image, sample_video
-    from facegps.landmarks import image_landmarks
-    from facegps.video import VideoReader
     if name not in REAL_FACES: raise KeyError(f"unknown face {name!r}; choose one of {list(REAL_FACES)}")
     kind, sample, up = REAL_FACES[name]
     img = cv2.imread(str(sample_image(sample))) if kind == "image" else next(iter(VideoReader(sample_video(sample)))).color
@@ -371,7 +373,6 @@ def truth_linear_parts(source_landmarks: np.ndarray, collapsed: tuple = COLLAPSE
     relative to it fall outside `collapsed` (`facegps.register.sane_triangles`, the rule the analysis's landmark
     displacement uses with tighter bounds; a mesh that collapsed a triangle would otherwise blow the truth up or turn
     it, there)."""
-    from facegps.register import global_affine, sane_triangles
     lm, tpl, tris = np.asarray(source_landmarks, np.float64), load_template(), face_triangles()
     A = _affines(tpl["points"][tris], lm[tris, :2])[:, :, :2]
     J = global_affine(lm)[:2].T
@@ -438,7 +439,6 @@ def render_au_video(path, source_frame: np.ndarray, source_landmarks: np.ndarray
     Returns `truth` (T×P×2 canonical px), `truth_px` (T×P×2 image px), `points` (P×2 source px of the sample points
     at `density`), `au_curves` and `head` (the T arrays used), `iod_px`, `landmarks` (T×468×3, the rendered mesh),
     `fold_margin` (smallest det(I − ∇u) of the expression), `n_frames`, `fps`, `noise_sigma`, `crf`."""
-    from facegps.overlay import H264Writer
     src = np.ascontiguousarray(source_frame)
     lm = np.asarray(source_landmarks, np.float64)
     curves = {k: np.broadcast_to(np.asarray(v, np.float64), (n_frames,)).copy() for k, v in (au_curves or {}).items()}

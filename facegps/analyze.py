@@ -40,6 +40,7 @@ from .video import VideoReader
 from .hands import HAND_MARGIN, HAND_STRIDE, HandTracker, _fill_between, hand_regions, points_covered
 from .store import RowStore
 from .outputs import remove_stale_work, work_folder, write_outputs
+from .mks import mks_weights, MUSCLES
 
 # %% ../nbs/11_analyze.ipynb #811f26d4
 def _is_int(x) -> bool: return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
@@ -135,7 +136,6 @@ class AnalysisParams:
                 raise ValueError(f"{f.name} must be {param_rule(f.name)}, got {value!r}")
         if self.prewarp_full < self.prewarp_start:                        # the one rule between two parameters
             raise ValueError(f"prewarp_full must be >= prewarp_start ({self.prewarp_start}), got {self.prewarp_full!r}")
-        from facegps.mks import MUSCLES, mks_weights
         w = self.muscle_weights
         mks_weights(list(w) if isinstance(w, np.ndarray) else w, len(MUSCLES), list(MUSCLES))   # raises on bad weights
         return self

@@ -20,7 +20,10 @@ import pandas as pd
 
 import facegps
 from .core import FaceGPSError, atomic_path, is_quiet, progress, write_text_atomic
-from .video import image_files
+from .video import image_files, VideoReader
+from .analyze import AnalysisParams
+from .data import sample_video
+from .report import run_report, video_summary
 
 # %% ../nbs/15_batch.ipynb #03594dea
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp")
@@ -174,7 +177,6 @@ def is_done(out, task: VideoTask, params: dict, report: bool = False) -> bool:
     the same parameters, written by this facegps version (another version may measure other channels), an `input`
     record (see `input_fingerprint`) that still matches `task.path`, the dataset partition, and with `report` the
     HTML report."""
-    from facegps.analyze import AnalysisParams
     from dataclasses import asdict
     s = video_dir(out, task.video_id) / "summary.json"
     if not (s.exists() and partition_path(out, task.video_id).exists()): return False
@@ -208,7 +210,6 @@ def video_row(out, task: VideoTask, frames: pd.DataFrame | None = None) -> dict:
     """The per-video summary row of a finished task, from its `frames` table (read from `frames.parquet` when not
     given) and `summary.json`, with the two flags to read the results with: `truncated_at` (the frame where a video
     cut in the middle stopped decoding; None when whole) and `max_faces_seen` (the most faces in one frame)."""
-    from facegps.report import video_summary
     vdir = video_dir(out, task.video_id)
     frames = pd.read_parquet(vdir / "frames.parquet") if frames is None else frames
     summary = json.loads((vdir / "summary.json").read_text())
@@ -238,7 +239,6 @@ def analyze_task(task: VideoTask, out, params: dict, report: bool = False) -> di
         except OSError: before = None       # missing or unreadable: the analysis says so, naming the file
         p = task_params(task, params)
         if report:
-            from facegps.report import run_report
             run_report(task.path, Path(out) / "videos", name=task.video_id, params=p, quiet=True)
         else:
             analysis.analyze_video(task.path, video_dir(out, task.video_id), quiet=True, **p)
@@ -293,7 +293,6 @@ def run_batch(source, out, params: dict | None = None, report: bool = False, cli
     the batch summary (one row per input video, also in `out/batch_summary.csv`)."""
     from distributed import as_completed
     params, out = dict(params or {}), Path(out)
-    from facegps.analyze import AnalysisParams
     AnalysisParams(**params).check()                                   # bad parameters fail before any work
     tasks = collect_tasks(source)
     out.mkdir(parents=True, exist_ok=True)
@@ -344,8 +343,6 @@ def make_bench_videos(folder, n: int = 6) -> list:
     """Write `n` videos derived from the smile and carphone samples (as is, mirrored, reversed in time) into
     `folder` (OpenCV mp4v); returns their paths."""
     import cv2
-    from facegps.data import sample_video
-    from facegps.video import VideoReader
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     variants = [("", lambda fs: fs), ("_mirror", lambda fs: [f[:, ::-1] for f in fs]), ("_reverse", lambda fs: fs[::-1])]
     sources = {}

@@ -25,7 +25,7 @@ import pandas as pd
 import facegps
 from .actionunits import (ACTION_UNITS, au_curve, au_truth, head_curves, intensity_for, real_face,
                                  render_au_video)
-from .analyze import AnalysisParams, analyze_video, measured_activations
+from .analyze import AnalysisParams, analyze_video, measured_activations, PIPELINE_THREADS
 from .core import progress
 from .data import SAMPLE_VIDEOS, sample_video
 from .landmarks import track_landmarks
@@ -33,6 +33,7 @@ from .manifold import densify, face_frame, face_triangles, load_template, points
 from .mks import (kernel_gamma, muscle_activations, muscle_contractions, muscle_descriptors, pull_directions,
                          rbf_kernels)
 from .video import VideoReader
+from .affine import default_warp, per_triangle_warp
 
 # %% ../nbs/12_bench.ipynb #11bb59da
 def displace(image: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -328,7 +329,6 @@ def _rate(fn, n: int) -> float:
 def warp_speed(n: int = 20) -> pd.DataFrame:
     "Frames/s of the three warps on a real smile frame, and their max abs difference inside the face (gray levels)."
     from skimage.transform import PiecewiseAffineTransform, warp as sk_warp
-    from facegps.affine import default_warp, per_triangle_warp
     W, tpl, tris = default_warp(), load_template(), face_triangles()
     fr = next(iter(VideoReader(sample_video("smile")))).gray
     v = track_landmarks(sample_video("smile"), max_frames=1, quiet=True).landmarks[0, :, :2]
@@ -516,7 +516,6 @@ def run_speed() -> dict:
     mem = pd.DataFrame([dict(video="smile ×1 (72 frames)", peak_rss_mib=peak_rss_mb(1)),
                         dict(video="smile ×4 (288 frames)", peak_rss_mib=peak_rss_mb(4)),
                         dict(video="smile ×8 (576 frames)", peak_rss_mib=peak_rss_mb(8))]).set_index("video")
-    from facegps.analyze import PIPELINE_THREADS
     print(f"machine: {machine_description()}; flow worker threads: {PIPELINE_THREADS}")
     hands_clip = process_speed(repeat=1, clip="hands", variants={"default": [], "without hands (--no-hands)": ["--no-hands"],
                                                                  "v2 (version 0.2's default)": ["--no-prewarp", "--no-smooth-r-in-time", "--no-hands"]},

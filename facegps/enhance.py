@@ -18,6 +18,12 @@ import numpy as np
 import pandas as pd
 
 from .core import FaceGPSError, progress, write_text_atomic
+from .analyze import analyze_video
+from .manifold import eye_centres
+from .overlay import canonical_vectors_to_frame, draw_vector_field, H264Writer
+from .report import iod_px
+from .store import npz_member
+from .video import VideoReader
 
 # %% ../nbs/22_enhance.ipynb #ae707d03
 CROP_SIZE = 224          # crop side (px), as FAN's ResNet-18 expects
@@ -31,7 +37,6 @@ MAX_ARROWS = 64          # arrows per crop at most (on a grid, `grid_subsample`)
 def crop_matrix(landmarks: np.ndarray, size: int = CROP_SIZE) -> np.ndarray:
     """2×3 similarity (frame px → crop px) that puts the eyes of `landmarks` (468×≥2 frame px) level at height
     `EYE_LINE`·size, `CROP_IOD`·size apart, centred horizontally in a `size`×`size` crop."""
-    from facegps.manifold import eye_centres
     r, l = (np.asarray(p, np.float64)[:2] for p in eye_centres(np.asarray(landmarks, np.float64)[:, :2]))
     v = l - r
     s = CROP_IOD * size / np.linalg.norm(v)
@@ -63,13 +68,11 @@ def crop_arrows(disp: np.ndarray, points: np.ndarray, tri_ids: np.ndarray, verti
     """(`starts`, `ends` in crop px, `magnitude` in % IOD) of the field `disp` (P×2 canonical px at the canonical
     `points`, triangles `tri_ids`) of a frame whose mesh is `vertices` (468×≥2 frame px), cropped by `M`; `iod` is the
     canonical inter-ocular distance (canonical px). Lengths as `drawn_displacement`."""
-    from facegps.overlay import canonical_vectors_to_frame
     s, e = canonical_vectors_to_frame(points, drawn_displacement(disp, iod), tri_ids, vertices)
     return apply_affine(M, s), apply_affine(M, e), 100 * np.linalg.norm(np.asarray(disp, np.float64), axis=1) / iod
 
 def draw_arrows(crop: np.ndarray, starts: np.ndarray, ends: np.ndarray, magnitude: np.ndarray) -> np.ndarray:
     "A copy of `crop` with the arrows drawn (`draw_vector_field`: no legend or outline, colour 0 to `ARROW_VMAX_IOD`, ≤ `MAX_ARROWS`)."
-    from facegps.overlay import draw_vector_field
     return draw_vector_field(crop, starts, ends, magnitudes=magnitude, vmax=100 * ARROW_VMAX_IOD, max_arrows=MAX_ARROWS,
                              legend=False, outline=False)
 
@@ -79,8 +82,6 @@ def arrow_fraction(plain: np.ndarray, enhanced: np.ndarray) -> float:
 
 # %% ../nbs/22_enhance.ipynb #84137cba
 def _field_reader(analysis_dir):
-    from facegps.report import iod_px
-    from facegps.store import npz_member
     a = Path(analysis_dir)
     summary = json.loads((a / "summary.json").read_text())
     npz = a / "displacement.npz"
@@ -96,7 +97,6 @@ def enhance_analysis(analysis_dir, frames=None, size: int = CROP_SIZE, field_fro
     `plain` and `enhanced` (N×size×size×3 uint8 BGR), `arrow_fraction` (N, 0–1, NaN without a face), `fps`.
     `more_fields`: further folders (None: this analysis's own field) drawn on the same plain crops, in the same pass
     over the video: `enhanced_more`, one N×size×size×3 array each."""
-    from facegps.video import VideoReader
     a = _field_reader(analysis_dir)
     n = len(a["verts"])
     idx = np.arange(n) if frames is None else np.asarray(frames, int)
@@ -144,11 +144,9 @@ def enhance_video(video, out_dir, size: int = CROP_SIZE, quiet=None, **params) -
     """Analyse `video` into `out_dir` (`analyze_video`, `params`; no overlay by default), or reuse it when `video` is
     an analysis folder, then write its plain and vector-enhanced crops (`enhance_analysis`) into `out_dir`:
     `ENHANCE_FILES`. Returns what `enhance.json` holds."""
-    from facegps.overlay import H264Writer
     out = Path(out_dir)
     if (Path(video) / "summary.json").is_file(): analysis = Path(video)
     else:
-        from facegps.analyze import analyze_video
         analyze_video(video, out, quiet=quiet, **{"overlay": False, **params})
         analysis = out
     out.mkdir(parents=True, exist_ok=True)

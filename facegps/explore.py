@@ -18,6 +18,10 @@ import pandas as pd
 from .core import FaceGPSError
 from .store import npz_member
 from .video import open_capture
+from .affine import default_warp
+from .overlay import canonical_vectors_to_frame, draw_vector_field, magnitude_scale
+from .pose import canonical_vertices
+from .report import baseline_mask, counted_activations, iod_px
 
 
 # %% ../nbs/21_explore.ipynb #09ad4100
@@ -50,8 +54,6 @@ FIELDS = {"smoothed": "disp", "raw": "raw_disp", "MKS": "mks_disp"}
 class ExplorerData:
     "One analysis folder as the explorer reads it: tables in memory, the fields memory-mapped, frames decoded on demand."
     def __init__(self, folder):
-        from facegps.overlay import magnitude_scale
-        from facegps.report import iod_px
         self.folder = Path(folder)
         missing = [f for f in ("frames.parquet", "summary.json", "displacement.npz") if not (self.folder / f).exists()]
         if missing: raise FaceGPSError(f"not an analysis folder: {', '.join(missing)} missing", self.folder)
@@ -75,7 +77,6 @@ class ExplorerData:
 # %% ../nbs/21_explore.ipynb #04bc550b
 def draw_frame(data: ExplorerData, t: int, field: str = "smoothed", scale: float = 3.0) -> np.ndarray:
     "Frame `t` (BGR) with the field drawn on it as the overlay draws it (`facegps.overlay`), arrows ×`scale`."
-    from facegps.overlay import canonical_vectors_to_frame, draw_vector_field
     img = data.video[t]
     d, v = np.asarray(data.fields[field][t], np.float64), np.asarray(data.verts[t], np.float64)
     if not (np.isfinite(v).all() and np.isfinite(d).any()): return img.copy()
@@ -84,9 +85,6 @@ def draw_frame(data: ExplorerData, t: int, field: str = "smoothed", scale: float
 
 def draw_canonical(data: ExplorerData, t: int, field: str = "smoothed", scale: float = 3.0, heatmap: bool = False) -> np.ndarray:
     "Frame `t` warped onto the canonical face (BGR, canonical px), the field drawn on it (arrows, or a heat map)."
-    from facegps.affine import default_warp
-    from facegps.overlay import draw_vector_field
-    from facegps.pose import canonical_vertices
     lms = np.asarray(data.landmarks, np.float64)
     if not np.isfinite(lms[t]).all(): return np.zeros((256, 256, 3), np.uint8)
     canon = default_warp().warp(data.video[t], canonical_vertices(lms[t], lms[data.reference], data.canonical))
@@ -100,7 +98,6 @@ class CurvePlot:
     def __init__(self, data: ExplorerData, muscles: list, width: int = 720):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure       # off-screen, without pyplot: the notebook's backend stays as it is
-        from facegps.report import baseline_mask, counted_activations
         f, t = data.frames, data.frames["time_s"].to_numpy()
         act = counted_activations(f, data.summary)
         base = baseline_mask(f, data.reference)
@@ -140,7 +137,6 @@ class Explorer:
     def __init__(self, folder, muscles: list | None = None):
         import ipywidgets as w
         self.data = d = ExplorerData(folder)
-        from facegps.report import counted_activations
         top = counted_activations(d.frames, d.summary).max().sort_values(ascending=False)
         self.slider = w.IntSlider(value=d.reference, min=0, max=len(d) - 1, description="frame", continuous_update=True,
                                   layout=w.Layout(width="60%"))

@@ -20,23 +20,25 @@ import numpy as np
 import pandas as pd
 
 from .core import FaceGPSError, progress, write_text_atomic
+from .analyze import analyze_video
+from .data import sample_model
+from .landmarks import FaceMeshTracker
+from .manifold import face_frame
+from .video import IMAGE_EXTENSIONS, imread, VideoError, VideoReader
 
 
 # %% ../nbs/18_identity.ipynb #33daa162
 def _centroid(lm: np.ndarray) -> np.ndarray: return lm[:, :2].mean(0)
 
 def _iod(lm: np.ndarray) -> float:
-    from facegps.manifold import face_frame
     return face_frame(lm)[3]
 
 def is_still(path) -> bool:
     "True when `path` is a single image file (a photo), not a video or an image sequence."
-    from facegps.video import IMAGE_EXTENSIONS
     return Path(path).is_file() and Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 def color_frames(path, max_frames: int | None = None, fps: float | None = None):
     "(index, BGR image) of every frame of a video or image sequence, or of a still image (one frame)."
-    from facegps.video import VideoError, VideoReader, imread
     if is_still(path):
         img = imread(path)   # any file name (OpenCV crashes on one that is not UTF-8)
         if img is None: raise VideoError("not a readable image", path)
@@ -47,7 +49,6 @@ def color_frames(path, max_frames: int | None = None, fps: float | None = None):
 def all_faces(path, max_faces: int = 4, max_frames: int | None = None, fps: float | None = None, quiet=None) -> list:
     """Every face MediaPipe finds in every frame of the video at `path` (tracking mode; a still image: detection
     mode, one frame): per frame a list of 468×3 landmarks px."""
-    from facegps.landmarks import FaceMeshTracker
     out = []
     with FaceMeshTracker(max_faces=max_faces, settle=0, static_image_mode=is_still(path)) as tracker:
         for _, color in progress(color_frames(path, max_frames, fps), desc=f"faces in {Path(path).name}", quiet=quiet):
@@ -105,7 +106,6 @@ class IdentityEmbedder:
     landmarks: a 128-d descriptor per face; the same person's descriptors lie closer than dlib's 0.6."""
     def __init__(self):
         import dlib
-        from facegps.data import sample_model
         self.shape = dlib.shape_predictor(str(sample_model("dlib_shape5")))
         self.net = dlib.face_recognition_model_v1(str(sample_model("dlib_identity")))
         self._dlib = dlib
@@ -196,7 +196,6 @@ def analyze_identities(path, out_dir, params: dict | None = None, max_faces: int
     """One analysis per person of the video at `path` (`find_identities`), each in `out_dir/person_<k>/` with the
     output contract of `facegps.analyze.analyze_video` (frames where the person is absent have no face), and
     `out_dir/identities.json` (tracks, people, eps). Returns (`Identities`, {person: `Analysis`})."""
-    from facegps.analyze import analyze_video
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     params = dict(params or {})
     ids = find_identities(path, max_faces, eps, fps=params.get("fps"), quiet=quiet)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .manifold import load_template
+from .manifold import face_triangles, load_template
+from .affine import barycentric
 
 # %% ../nbs/06_pose.ipynb #4f2bf447
 STABLE_LANDMARKS = np.array([10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 109, 338, 108, 337, 67, 297, 69, 299,
@@ -139,8 +140,6 @@ def canonical_positions(points: np.ndarray, vertices: np.ndarray) -> np.ndarray:
     """Canonical positions (N×2, canonical px) of frame points (N×2, px) under the piecewise-affine warp driven by
     `vertices` (468×2, px): each point is located in the frame mesh's triangle that contains it (barycentric
     weights) and carried to the same weights in the template's triangle. Points outside the mesh get NaN."""
-    from facegps.affine import barycentric
-    from facegps.manifold import face_triangles
     tris, tpl = face_triangles(), load_template()["points"]
     n, f = len(points), len(tris)
     w = barycentric(np.repeat(points[:, :2], f, 0), np.tile(vertices[tris], (n, 1, 1))).reshape(n, f, 3)

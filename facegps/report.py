@@ -28,8 +28,10 @@ from .affine import default_warp
 from .core import FaceGPSError, atomic_path, is_quiet, valid_unicode, write_text_atomic
 from .overlay import grid_subsample, magnitude_scale
 from .pose import canonical_vertices
-from .analyze import MIN_VALID, measured_activations
+from .analyze import AnalysisParams, measured_activations, MIN_VALID
 from .video import VideoReader
+from .manifold import load_template
+from .mks import MUSCLES
 
 # %% ../nbs/13_report.ipynb #61131e7e
 def iod_px(summary: dict | None = None) -> float:
@@ -37,7 +39,6 @@ def iod_px(summary: dict | None = None) -> float:
     canonical template's."""
     try: return float(summary["canonical"]["iod_px"])
     except (TypeError, KeyError, ValueError):
-        from facegps.manifold import load_template
         return float(load_template()["iod"])
 
 def _act_columns(frames: pd.DataFrame, muscles=None) -> list:
@@ -126,7 +127,6 @@ def muscle_summary(frames: pd.DataFrame, summary: dict | None = None, q: float =
 # %% ../nbs/13_report.ipynb #c135d6c9
 def muscle_action(muscle: str) -> str:
     "What a muscle channel's movement means in FACS terms (from `facegps.mks.MUSCLES`), e.g. 'smile, AU12'; '' if unknown."
-    from facegps.mks import MUSCLES
     m = re.search(r"\(([^()]*AU[^()]*)\)", MUSCLES.get(muscle, {}).get("description", ""))
     return m.group(1) if m else ""
 
@@ -352,7 +352,6 @@ def movement_map(res, frames=None, fill_iod: float = 0.05, q: float | None = 95)
     `fill_iod` inter-ocular distances (not the MKS kernels' `AnalysisParams.sigma_iod`) over the valid points nearby), so that points which are lost exactly when they
     move do not make the map remember only their still frames."""
     from scipy.interpolate import griddata
-    from facegps.manifold import load_template
     d = res.disp if frames is None else res.disp[np.asarray(frames)]
     r = np.linalg.norm(d, axis=2)                                        # T×P, NaN where invalid
     valid = np.isfinite(r)
@@ -471,7 +470,6 @@ def video_summary(frames: pd.DataFrame, summary: dict) -> dict:
 def provenance_table(summary: dict) -> pd.DataFrame:
     "What was analysed, how and with which facegps, from an analysis' `summary`: a small two-column table of strings."
     from dataclasses import asdict
-    from facegps.analyze import AnalysisParams
     s, p = summary, summary.get("parameters", {})
     defaults = asdict(AnalysisParams())
     changed = {k: v for k, v in p.items() if k in defaults and v != defaults[k]}

@@ -23,6 +23,11 @@ import pandas as pd
 import facegps
 from .ckplus import similarity_align
 from .core import FaceGPSError, progress, valid_unicode, write_text_atomic
+from .analyze import analyze_video
+from .manifold import face_frame, load_template
+from .report import execute_report, iod_px, read_frames, report_name
+from .store import npz_member
+from .video import image_files, probe_video
 
 
 # %% ../nbs/17_states.ipynb #a66bf5f8
@@ -76,7 +81,6 @@ def flow_share(frames: pd.DataFrame) -> np.ndarray:
 
 def load_analysis(folder, name: str | None = None, meta: dict | None = None) -> Record:
     "The `Record` of an analysis output folder (`frames.parquet`, `summary.json`, `displacement.npz`)."
-    from facegps.manifold import face_frame
     folder = Path(folder)
     missing = [f for f in ("frames.parquet", "summary.json", "displacement.npz") if not (folder / f).exists()]
     if missing: raise StatesError(f"not an analysis folder: {', '.join(missing)} missing", folder)
@@ -114,7 +118,6 @@ def feature_matrix(rec: Record, kind: str = "muscles") -> tuple:
     if kind == "muscles":
         if rec.kind != "analysis": raise StatesError("muscle features need an analysis; a track has landmarks only "
                                                      "(use features='landmarks')", rec.name)
-        from facegps.report import iod_px
         summary = json.loads((rec.folder / "summary.json").read_text())
         names = [c for c in rec.frames.columns if c.startswith("act_")]
         X = 100 * rec.frames[names].to_numpy(float) / iod_px(summary)
@@ -442,7 +445,6 @@ def is_track_file(path) -> str | None:
 # %% ../nbs/17_states.ipynb #69df29d7
 def state_mean_fields(rec: Record, states: pd.DataFrame, n_states: int) -> np.ndarray:
     "K×P×2: each state's mean canonical displacement field (canonical px) over its frames (NaN for an empty state)."
-    from facegps.store import npz_member
     disp = npz_member(rec.folder / "displacement.npz", "disp")             # memory-mapped: only the state's frames are read
     s = states["state"].to_numpy(dtype=float, na_value=np.nan)
     out = np.full((n_states,) + disp.shape[1:], np.nan, np.float32)
@@ -502,7 +504,6 @@ def plot_state_faces(model: StateModel, rec: Record, states: pd.DataFrame, gain:
     by the state's mean displacement field (arrows ×`gain` on the template's points; tracks: the mean shape
     deformed), the real frame nearest to the state's mean (analyses with their video), and its muscle profile."""
     import matplotlib.pyplot as plt
-    from facegps.manifold import load_template
     k = min(model.n_states, max_states)
     col = _state_colours(model.n_states)
     fig, axes = plt.subplots(k, 3, figsize=(11, 3.7 * k), squeeze=False, gridspec_kw=dict(width_ratios=[1, 1, 1.2]))
@@ -513,7 +514,6 @@ def plot_state_faces(model: StateModel, rec: Record, states: pd.DataFrame, gain:
         tpl = load_template()["points"]
         with np.load(rec.folder / "displacement.npz") as z: pts = z["points"]
         F = state_mean_fields(rec, states, model.n_states)
-        from facegps.report import read_frames
         imgs = read_frames(rec.video, sorted(set(near.values()))) if rec.video and Path(rec.video).exists() else {}
     for j in range(k):
         a0, a1, a2 = axes[j]
@@ -566,7 +566,6 @@ def load_input(path, fps: float | None = None, work=None, quiet=None) -> list:
     """The `Record`s of an input to `run_states`: a video file or image-sequence folder (analysed into `work` first,
     or reused when `work` already holds its finished analysis), an analysis folder, a batch folder, or a
     DeepLabCut / Anipose track file."""
-    from facegps.video import image_files
     path = Path(path)
     if not path.exists(): raise StatesError("not found", path)
     if path.is_dir():
@@ -576,7 +575,6 @@ def load_input(path, fps: float | None = None, work=None, quiet=None) -> list:
     kind = is_track_file(path) if path.is_file() else None
     if kind == "dlc": return [read_dlc(path, fps=fps or 30.0)]
     if kind == "anipose": return [read_anipose(path, fps=fps or 30.0)]
-    from facegps.analyze import analyze_video
     work = Path(work or path.with_suffix("").name + "_analysis")
     done = work / "summary.json"
     if not (done.exists() and json.loads(done.read_text()).get("video") == str(path.resolve())):
@@ -632,13 +630,11 @@ def run_states_report(source, out_dir="reports", name: str | None = None, n_stat
     """Run `run_states` from its papermill notebook and render the report: `<out_dir>/<name>_states.html`, the executed
     notebook beside it, and the tables in `<out_dir>/<name>_states/` (`name`: the input's stem). The input is checked
     first (`load_input` on a track or analysis; a video is checked by opening it). Returns the HTML path."""
-    from facegps.report import execute_report, report_name
     source = Path(source)
     if not source.exists(): raise StatesError("not found", source)
     if is_track_file(source) or (source.is_dir() and ((source / "summary.json").exists() or (source / "batch_summary.csv").exists())):
         load_input(source, fps)                                       # a malformed file fails here, before papermill
     else:
-        from facegps.video import probe_video
         probe_video(source, fps)
     name = report_name(f"{name or (source.stem if source.is_file() else source.name)}_states")
     parameters = dict(source=str(source.resolve()), out_dir=name, n_states=n_states, features=features or "",

@@ -20,7 +20,13 @@ import pandas as pd
 
 import facegps
 from .core import FaceGPSError, progress, valid_unicode, write_text_atomic
-from .video import imread
+from .video import IMAGE_EXTENSIONS, imread, probe_video
+from .analyze import analyze_video
+from .ckplus import FERModel, similarity_align
+from .identity import analyze_identities, color_frames
+from .landmarks import image_landmarks
+from .manifold import face_frame, load_template
+from .report import execute_report, report_name
 
 
 # %% ../nbs/19_tags.ipynb #a7366b4a
@@ -34,9 +40,6 @@ def facegps_embedding(frames: pd.DataFrame, landmarks: np.ndarray, reference: in
     the reference (similarity removed, % IOD), scaled by √(17/936) so that both blocks weigh alike; `REST_IOD`].
     Explainable: the squared distance between two embeddings is a sum over muscles, landmarks and the rest term.
     NaN rows: no face, or a frame failing the quality gate."""
-    from facegps.manifold import face_frame
-    from facegps.ckplus import similarity_align
-    from facegps.manifold import load_template
     act_cols = [c for c in frames.columns if c.startswith("act_")]
     A = 100 * frames[act_cols].to_numpy(float) / load_template()["iod"]
     ref = landmarks[reference, :, :2].astype(float)
@@ -52,8 +55,6 @@ def facegps_embedding(frames: pd.DataFrame, landmarks: np.ndarray, reference: in
 def fer_embedding(video, landmarks: np.ndarray, ok: np.ndarray, fer=None) -> np.ndarray:
     """T×128 appearance embedding: the FER2013 CNN's penultimate layer (`facegps.ckplus.FERModel.features`) of each
     face, L2-normalised; NaN rows where not `ok`."""
-    from facegps.ckplus import FERModel
-    from facegps.identity import color_frames
     fer = fer or FERModel()
     out = np.full((len(landmarks), 128), np.nan)
     for t, img in color_frames(video, len(landmarks)):
@@ -81,7 +82,6 @@ def read_refs(folder) -> pd.DataFrame:
     <NA> for an image). Images are named by their tag (`smile.png`, `smile_2.jpg`: several references for one tag);
     `refs.csv` (columns `tag`, `video`, `frame`; `video` relative to the folder, or empty for the video being tagged)
     names video frames. Images are compared with the FER embedding only; video frames with both."""
-    from facegps.video import IMAGE_EXTENSIONS
     folder = Path(folder)
     if not folder.is_dir(): raise TagError("not a folder of reference faces", folder)
     images = [p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")]
@@ -171,7 +171,6 @@ def match_photos_to_frames(photos: list, video, max_gray: float = FRAME_MATCH_GR
     least mean absolute gray difference (both at 96×54 px, after resizing the photo to the video's size when the
     aspect ratios agree within 1 %), accepted under `max_gray` gray levels (a lossless or JPEG-saved frame differs by
     well under 1; a neighbouring frame of a moving face by more; another face by tens)."""
-    from facegps.identity import color_frames
     imgs = []
     for p in photos:
         img = imread(p)
@@ -224,7 +223,6 @@ class _Embedder:
 
     @property
     def fer(self):
-        from facegps.ckplus import FERModel
         self._fer = self._fer or FERModel()
         return self._fer
 
@@ -248,14 +246,12 @@ class _Embedder:
             if self.kind != "fer": return None
             img = imread(ref.source)
             if img is None: raise TagError("not a readable image", ref.source)
-            from facegps.landmarks import image_landmarks
             lm = image_landmarks(img)
             if lm is None: raise TagError("no face in the reference image", ref.source)
             e = self.fer.features(img, lm)
             return e / np.linalg.norm(e)
         folder = own_folder
         if ref.source:                                           # a frame of another video: analysed once
-            from facegps.analyze import analyze_video
             folder = self.work / "references" / Path(ref.source).stem
             if not (folder / "summary.json").exists(): analyze_video(ref.source, folder, quiet=self.quiet, overlay=False)
         E = self.of_analysis(folder)
@@ -297,7 +293,6 @@ def run_tags(video, refs_dir, out_dir, faces: str = "one", embedding: str = "aut
     (per person and frame: `tag`, `distance`, `dist_<tag>`), `segments.csv`, `appearance.csv` (person × tag),
     `clusters.csv` (Ward expression summary, representative frames), `tags.json`. `embedding`: "auto" (default),
     "facegps" or "fer" (`resolve_embedding`: which one was used, and why, is in `tags.json`). Returns the tables."""
-    from facegps.analyze import analyze_video
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     refs = read_refs(refs_dir)
     if faces == "all" and (refs["frame"].notna() & (refs["source"] == "")).any():
@@ -308,7 +303,6 @@ def run_tags(video, refs_dir, out_dir, faces: str = "one", embedding: str = "aut
     threshold = DEFAULT_THRESHOLD[embedding] if threshold is None else float(threshold)
     params = {**dict(overlay=False), **(params or {})}
     if faces == "all":
-        from facegps.identity import analyze_identities
         analyze_identities(video, out / "people", params=params, quiet=quiet)
         folders = {p.name: p for p in sorted((out / "people").glob("person_*"))}
     elif faces == "one":
@@ -340,8 +334,6 @@ def run_tags_report(video, refs_dir, out_dir="reports", faces: str = "one", embe
                     threshold: float | None = None, quiet=None) -> Path:
     """`run_tags` from its papermill notebook, and the report: `<out_dir>/<name>_tags.html`, the executed notebook
     beside it, the tables in `<out_dir>/<name>_tags/`. The references are read first, so bad ones fail before any work."""
-    from facegps.report import execute_report, report_name
-    from facegps.video import probe_video
     read_refs(refs_dir)
     if embedding not in EMBEDDING_CHOICES: raise ValueError(f"embedding must be one of {EMBEDDING_CHOICES}, got {embedding!r}")
     probe_video(video)
