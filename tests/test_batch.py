@@ -136,7 +136,7 @@ def test_bad_batch_input_is_a_clear_error(tmp_path, bad, message):
 
 
 def test_batch_on_a_scheduler_and_worker_started_separately(tmp_path, smile):
-    """The cluster recipe of the README, here with the scheduler and a worker as separate local processes."""
+    """The cluster recipe of the batch chapter (nbs/15_batch), here with the scheduler and a worker as separate local processes."""
     sched_file = tmp_path / "scheduler.json"
     env = dict(os.environ)
     procs = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--scheduler-file", str(sched_file), "--port", "0",
