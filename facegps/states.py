@@ -241,7 +241,7 @@ def fit_states(records: list, features: str = "muscles", n_states=9, k_range=ran
     """One Gaussian HMM over the usable frames of every record (gaps split the sequences: `lengths`).
 
     `features`: "muscles" or "landmarks" (`feature_matrix`; landmarks through a whitened PCA of at most `n_components`,
-    fewer where the data has lower rank); `n_states`: an integer (seed 002 uses 9), the most states the model may
+    fewer where the data has lower rank); `n_states`: an integer (Hidalgo Gadea's guide uses 9), the most states the model may
     have, or "bic" (the K of `k_range` with the lowest BIC). Per K the best of `restarts` seeded fits is kept; a
     restart that fails is skipped. A K is **resolved by the data** when its fit leaves every state at least d + 1
     frames (d features), a mean dwell of `min_dwell` frames or more and means `MIN_SEPARATION` apart; an integer `n_states` is lowered until it is,

@@ -14,7 +14,7 @@ LAYERS = {
     "bench": ["actionunits", "bench"],
     "view": ["report", "explore", "enhance"],
     "runs": ["jobs", "batch"],
-    "studies": ["identity", "ckplus", "fan", "hidden", "states", "tags"],
+    "studies": ["identity", "ckplus", "fer_encoder", "fan", "hidden", "states", "tags"],
     "cli": ["cli"],
 }
 LEVEL = {m: k for k, mods in enumerate(LAYERS.values()) for m in mods}
