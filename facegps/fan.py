@@ -220,6 +220,44 @@ def _scores(prob: np.ndarray, labels) -> tuple:
     p = np.clip(prob[np.arange(len(y)), y], 1e-12, None)
     return float(-np.mean(np.log(p))), float(np.mean(prob.argmax(1) == y))
 
+def _check_training_set(X: np.ndarray, mask: np.ndarray, labels: np.ndarray, n_classes: int):
+    "Raise ValueError unless `X` (N videos), `mask` (N×T) and `labels` (N) make a training set for `n_classes` classes."
+    if len(X) == 0: raise ValueError("no training videos")
+    if labels.min() < 0 or labels.max() >= n_classes: raise ValueError(f"labels must lie in 0…{n_classes - 1}")
+    if not mask.any(axis=1).all(): raise ValueError("every training video needs at least one frame")
+
+def _epoch_batches(rng, mask: np.ndarray, batch_size: int, frames_per_video: int):
+    """One epoch's batches, drawn from `rng` as they are used: (`idx`, the batch's video rows, `batch_size` of them,
+    the last batch filled up with random videos; `pick`, `frames_per_video` frame indices per video, `_draw_frames`)."""
+    n = len(mask)
+    n_batches = int(np.ceil(n / batch_size))
+    order = rng.permutation(n)
+    order = np.concatenate([order, rng.choice(n, n_batches * batch_size - len(order))])
+    for b in range(n_batches):
+        idx = order[b * batch_size:(b + 1) * batch_size]
+        yield idx, _draw_frames(rng, mask[idx], frames_per_video)
+
+def _has(videos) -> bool: return videos is not None and len(videos[0]) > 0
+
+def _epoch_row(epoch: int, losses: list, accs: list, seconds: float, predict, val_set, eval_set) -> dict:
+    """One row of the training curves after `epoch` (from 1): the mean training `loss` and `train_acc` over its
+    batches, `val_loss` / `val_acc` on `val_set` and `eval_acc` on `eval_set` ((videos, mask, labels); NaN where not
+    given) under `predict(videos, mask)` → class probabilities, and its wall time `seconds`."""
+    ev = float(np.mean(predict(eval_set[0], eval_set[1]).argmax(1) == np.asarray(eval_set[2]))) if _has(eval_set) else np.nan
+    vl, va = _scores(predict(val_set[0], val_set[1]), val_set[2]) if _has(val_set) else (np.nan, np.nan)
+    return dict(epoch=epoch, loss=float(np.mean(losses)), train_acc=float(np.mean(accs)), val_loss=vl, val_acc=va,
+                eval_acc=ev, seconds=seconds)
+
+def _selection_key(row: dict) -> tuple:
+    "How epochs are ranked for the model returned: higher validation accuracy, then lower validation loss."
+    return np.nan_to_num(row["val_acc"], nan=-1.0), -np.nan_to_num(row["val_loss"], nan=0.0)
+
+def _training_result(model: dict, rows: list, best_epoch: int, dev) -> dict:
+    "What the training functions return: `model`, `curves` (per epoch), `best_epoch`, `device_name`, `seconds_per_epoch` (median after the first)."
+    curves = pd.DataFrame(rows).set_index("epoch")
+    return dict(model=model, curves=curves, best_epoch=best_epoch, device_name=device_name(dev),
+                seconds_per_epoch=float(curves["seconds"].iloc[1:].median() if len(curves) > 1 else curves["seconds"].iloc[0]))
+
 def train_fan(frames: np.ndarray, mask: np.ndarray, labels: np.ndarray, n_classes: int, epochs: int = 30,
               batch_size: int = 8, frames_per_video: int = 3, lr: float = 1e-3, weight_decay: float = 1e-4,
               dropout: float = 0.5, width: int = 64, augment: bool = True, seed: int = 0, device: str = "cpu",
@@ -234,9 +272,7 @@ def train_fan(frames: np.ndarray, mask: np.ndarray, labels: np.ndarray, n_classe
     import jax
     dev = select_device(device)
     frames, mask, labels = np.asarray(frames), np.asarray(mask, bool), np.asarray(labels, int)
-    if len(frames) == 0: raise ValueError("no training videos")
-    if labels.min() < 0 or labels.max() >= n_classes: raise ValueError(f"labels must lie in 0…{n_classes - 1}")
-    if not mask.any(axis=1).all(): raise ValueError("every training video needs at least one frame")
+    _check_training_set(frames, mask, labels, n_classes)
     opt, train_step, _ = _steps(float(lr), float(weight_decay), float(dropout))
     rng = np.random.default_rng(seed)
     key = jax.random.PRNGKey(seed)
@@ -248,15 +284,11 @@ def train_fan(frames: np.ndarray, mask: np.ndarray, labels: np.ndarray, n_classe
         params, state = init_fan(seed, n_classes, width)
         opt_state = opt.init(params)
         model = dict(params=params, state=state, config=config, device=dev)
-        n_batches = int(np.ceil(len(frames) / batch_size))
+        predict = lambda v, m: predict_fan(model, v, m)
         for epoch in progress(range(epochs), desc=desc, quiet=quiet, unit="epoch"):
             t0 = time.perf_counter()
-            order = rng.permutation(len(frames))
-            order = np.concatenate([order, rng.choice(len(frames), n_batches * batch_size - len(order))])
             losses, accs = [], []
-            for b in range(n_batches):
-                idx = order[b * batch_size:(b + 1) * batch_size]
-                pick = _draw_frames(rng, mask[idx], frames_per_video)
+            for idx, pick in _epoch_batches(rng, mask, batch_size, frames_per_video):
                 x = frames[idx[:, None], pick]
                 if augment: x = augment_videos(x, rng)
                 key, sub = jax.random.split(key)
@@ -266,19 +298,10 @@ def train_fan(frames: np.ndarray, mask: np.ndarray, labels: np.ndarray, n_classe
             jax.block_until_ready(params)
             seconds = time.perf_counter() - t0
             model.update(params=params, state=state)
-            ev = np.nan
-            if eval_set is not None and len(eval_set[0]):
-                ev = float(np.mean(predict_fan(model, eval_set[0], eval_set[1]).argmax(1) == np.asarray(eval_set[2])))
-            vl, va = _scores(predict_fan(model, val_set[0], val_set[1]), val_set[2]) if val_set is not None and len(val_set[0]) else (np.nan, np.nan)
-            if best is None or (np.nan_to_num(va, nan=-1.0), -np.nan_to_num(vl, nan=0.0)) > best[0]:
-                best = ((np.nan_to_num(va, nan=-1.0), -np.nan_to_num(vl, nan=0.0)), epoch + 1, params, state)
-            rows.append(dict(epoch=epoch + 1, loss=float(np.mean(losses)), train_acc=float(np.mean(accs)),
-                             val_loss=vl, val_acc=va, eval_acc=ev, seconds=seconds))
-        if val_set is not None and len(val_set[0]): model.update(params=best[2], state=best[3])
-    curves = pd.DataFrame(rows).set_index("epoch")
-    return dict(model=model, curves=curves, best_epoch=best[1] if val_set is not None and len(val_set[0]) else len(curves),
-                device_name=device_name(dev),
-                seconds_per_epoch=float(curves["seconds"].iloc[1:].median() if len(curves) > 1 else curves["seconds"].iloc[0]))
+            rows.append(_epoch_row(epoch + 1, losses, accs, seconds, predict, val_set, eval_set))
+            if best is None or _selection_key(rows[-1]) > _selection_key(best[0]): best = (rows[-1], params, state)
+        if _has(val_set): model.update(params=best[1], state=best[2])
+    return _training_result(model, rows, best[0]["epoch"] if _has(val_set) else len(rows), dev)
 
 # %% ../nbs/23_fan.ipynb #50ea0e22
 ENCODERS = ("trained", "pretrained, frozen", "pretrained, fine-tuned")   # FAN's frame encoders in the study
@@ -357,9 +380,7 @@ def train_pretrained_fan(Z: np.ndarray, mask: np.ndarray, labels: np.ndarray, n_
     import jax
     dev = select_device(device)
     Z, mask, labels = np.asarray(Z, np.float32), np.asarray(mask, bool), np.asarray(labels, int)
-    if len(Z) == 0: raise ValueError("no training videos")
-    if labels.min() < 0 or labels.max() >= n_classes: raise ValueError(f"labels must lie in 0…{n_classes - 1}")
-    if not mask.any(axis=1).all(): raise ValueError("every training video needs at least one frame")
+    _check_training_set(Z, mask, labels, n_classes)
     opt, train_step, _ = _pre_steps(bool(finetune), bool(reference), float(lr), float(encoder_lr), float(weight_decay), float(dropout))
     rng, key = np.random.default_rng(seed), jax.random.PRNGKey(seed)
     enc = fer_encoder()
@@ -374,15 +395,11 @@ def train_pretrained_fan(Z: np.ndarray, mask: np.ndarray, labels: np.ndarray, n_
                       encoder=jax.tree_util.tree_map(jax.numpy.asarray, enc.head_params) if finetune else {})
         opt_state = opt.init(params)
         model = dict(params=params, state={}, config=config, device=dev)
-        n_batches = int(np.ceil(len(Z) / batch_size))
+        predict = lambda v, m: predict_pretrained_fan(model, v, m)
         for epoch in progress(range(epochs), desc=desc, quiet=quiet, unit="epoch"):
             t0 = time.perf_counter()
-            order = rng.permutation(len(Z))
-            order = np.concatenate([order, rng.choice(len(Z), n_batches * batch_size - len(order))])
             losses, accs = [], []
-            for b in range(n_batches):
-                idx = order[b * batch_size:(b + 1) * batch_size]
-                pick = _draw_frames(rng, mask[idx], frames_per_video)
+            for idx, pick in _epoch_batches(rng, mask, batch_size, frames_per_video):
                 if Zflip is not None:
                     flip = rng.random(len(idx)) < 0.5
                     z = np.where(flip.reshape((-1,) + (1,) * (Z.ndim - 1)), Zflip[idx], Z[idx])
@@ -395,20 +412,10 @@ def train_pretrained_fan(Z: np.ndarray, mask: np.ndarray, labels: np.ndarray, n_
             jax.block_until_ready(params)
             seconds = time.perf_counter() - t0
             model.update(params=params)
-            ev = np.nan
-            if eval_set is not None and len(eval_set[0]):
-                ev = float(np.mean(predict_pretrained_fan(model, eval_set[0], eval_set[1]).argmax(1) == np.asarray(eval_set[2])))
-            vl, va = _scores(predict_pretrained_fan(model, val_set[0], val_set[1]), val_set[2]) \
-                if val_set is not None and len(val_set[0]) else (np.nan, np.nan)
-            if best is None or (np.nan_to_num(va, nan=-1.0), -np.nan_to_num(vl, nan=0.0)) > best[0]:
-                best = ((np.nan_to_num(va, nan=-1.0), -np.nan_to_num(vl, nan=0.0)), epoch + 1, params)
-            rows.append(dict(epoch=epoch + 1, loss=float(np.mean(losses)), train_acc=float(np.mean(accs)),
-                             val_loss=vl, val_acc=va, eval_acc=ev, seconds=seconds))
-        if val_set is not None and len(val_set[0]): model.update(params=best[2])
-    curves = pd.DataFrame(rows).set_index("epoch")
-    return dict(model=model, curves=curves, best_epoch=best[1] if val_set is not None and len(val_set[0]) else len(curves),
-                device_name=device_name(dev),
-                seconds_per_epoch=float(curves["seconds"].iloc[1:].median() if len(curves) > 1 else curves["seconds"].iloc[0]))
+            rows.append(_epoch_row(epoch + 1, losses, accs, seconds, predict, val_set, eval_set))
+            if best is None or _selection_key(rows[-1]) > _selection_key(best[0]): best = (rows[-1], params)
+        if _has(val_set): model.update(params=best[1])
+    return _training_result(model, rows, best[0]["epoch"] if _has(val_set) else len(rows), dev)
 
 # %% ../nbs/23_fan.ipynb #17cb12f6
 def save_checkpoint(path, model: dict, extra: dict | None = None) -> Path:
