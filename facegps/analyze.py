@@ -6,15 +6,16 @@ Docs: https://facegps.github.io/facegps/analyze.html.md"""
 
 # %% auto #0
 __all__ = ['PARAM_HELP', 'MIN_VALID', 'PIPELINE_THREADS', 'PIPELINE_DEPTH', 'TIME_CHUNK', 'SPACE_BLOCK_BYTES',
-           'HAND_OVER_FACE_SHARE', 'SMALL_FACE_IOD_PX', 'param', 'AnalysisParams', 'param_rule', 'bridge_gaps',
-           'Analysis', 'measured_activations', 'prewarp_vertices', 'MeasureContext', 'measure_context',
-           'one_library_thread', 'analyze_video', 'hand_cover_points', 'hide_covered']
+           'HAND_OVER_FACE_SHARE', 'SMALL_FACE_IOD_PX', 'MIRROR_AVERAGED', 'param', 'AnalysisParams', 'param_rule',
+           'bridge_gaps', 'Analysis', 'measured_activations', 'prewarp_vertices', 'MeasureContext', 'measure_context',
+           'one_library_thread', 'analyze_video', 'hand_cover_points', 'hide_covered', 'MirroredReader',
+           'average_mirrored']
 
 # %% ../nbs/11_analyze.ipynb #5039555e
 import collections, itertools, json, os, queue, shutil, tempfile, threading, time
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import cv2
@@ -26,7 +27,7 @@ from .affine import default_warp
 from .core import FaceGPSError, progress
 from .flow import _as_u8, agreement_weights, dis_at_points, flow_at_points, photometric_weights
 from .landmarks import FACE_RULES, N_LANDMARKS, FaceMeshTracker, LandmarkTrack, require_face
-from .manifold import densify, face_triangles, interocular_distance, load_template, points_on
+from .manifold import densify, face_triangles, interocular_distance, load_template, point_twins, points_on
 from .mks import (muscle_descriptors, rbf_kernels, kernel_gamma, mks_smooth, muscle_activations,
                          muscle_contractions, pull_directions)
 from .pose import CANONICAL_MODES, canonical_vertices, head_poses
@@ -36,7 +37,7 @@ from .register import (global_affine, landmark_displacement, register_field, reg
                               registration_mask, registration_normals, registration_weights, unregister,
                               REGISTER_REGIONS)
 from .smoothing import _one_blas_thread, default_basis, smooth_in_space, smooth_in_time
-from .video import VideoReader
+from .video import Frame, VideoReader
 from .hands import HAND_MARGIN, HAND_STRIDE, HandTracker, _fill_between, hand_regions, points_covered
 from .store import RowStore
 from .outputs import remove_stale_work, work_folder, write_outputs
@@ -81,6 +82,8 @@ class AnalysisParams:
         "Cauchy scale c of the image's disagreement δ with the landmarks: the image keeps the weight c²/(c²+|δ|²), so a flow that jumped to a second solution fades toward the landmarks instead of flipping the reading; None = no such weight [canonical px] (`prewarp`)", ok=lambda v: v is None or v > 0, rule="None or > 0 (canonical px)")
     smooth_r_in_time: bool = param(True,
         "also denoise the displacement's length in time (wavelet shrinkage per point, as its direction is): removes frame-to-frame flicker (`smooth`)")
+    mirror_average: bool = param(True,
+        "also measure the video mirrored left–right and average the two fields, the mirrored one swapped back point by point (`manifold.point_twins`): the record no longer depends on which side of the image a muscle is on, and independent errors of the two passes halve in variance; costs a second pass (about twice the time)")
     reference: int | None = param(None,
         'reference frame index (a neutral frame); None = first frame with a face', ok=lambda v: v is None or (_is_int(v) and v >= 0), rule="None or a frame index >= 0")
     lk_win: int = param(9,
@@ -247,7 +250,7 @@ def _landmark_frames(reader: VideoReader, max_faces: int, busy: dict, quiet=None
     puts that frame's `Hands` (image px) into `hands["found"][frame number]`."""
     with FaceMeshTracker(max_faces=max_faces, face=face) as tracker, \
             (HandTracker() if hands is not None else nullcontext()) as hand_tracker:
-        it = iter(progress(reader, total=len(reader), desc=f"analyze {reader.path.name}", quiet=quiet))
+        it = iter(progress(reader, total=len(reader), desc=f"analyze {getattr(reader, 'label', reader.path.name)}", quiet=quiet))
         for k in itertools.count():
             t1 = time.perf_counter()
             fr = next(it, None)
@@ -432,18 +435,22 @@ def analyze_video(path, out_dir=None, quiet=None, **params) -> Analysis:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         remove_stale_work(out_dir)
     work = work_folder(out_dir)           # everything of this run happens in here until it has succeeded
-    stores = {}
+    stores, mirror = {}, {}
     try:
         with one_library_thread():
             stores, meta, ref = _stream(reader, p, points, tri_ids, weights, work, busy, quiet, hands)
-        res, verts = _finish(path, reader, p, tpl, points, stores, meta, ref, work, busy, hands)
+            if p.mirror_average and ref is not None:
+                mirror = _mirrored_pass(reader, p, ref["index"], stores["landmarks"], points, tri_ids, weights, work,
+                                        busy, quiet)
+                mirror["twins"] = point_twins(tris, tri_ids, weights)
+        res, verts = _finish(path, reader, p, tpl, points, stores, meta, ref, work, busy, hands, mirror)
         if out_dir is not None:
             res._stores = stores
             write_outputs(res, out_dir, verts, tri_ids, quiet=quiet, timings=busy, t0=t0, work=work)
         res.summary["timings_s"] = {k: round(v, 3) for k, v in busy.items()}
         return res
     finally:
-        for s in stores.values(): s.close()
+        for s in [*stores.values(), *mirror.get("stores", {}).values()]: s.close()
         shutil.rmtree(work, ignore_errors=True)       # the returned memory maps stay valid (POSIX)
 
 def _stream(reader, p, points, tri_ids, weights, work, busy, quiet, hands=None) -> tuple:
@@ -507,9 +514,10 @@ def _stream(reader, p, points, tri_ids, weights, work, busy, quiet, hands=None) 
         if pool is not None: pool.shutdown(wait=True, cancel_futures=True)
     return stores, meta, ref
 
-def _finish(path, reader, p, tpl, points, stores, meta, ref, work, busy, hands=None) -> tuple:
-    """After the pass, in order: the track checked, the skin under hands hidden, smoothing over the face and in time,
-    the muscle record, the frames table and the summary. Returns (`Analysis`, warp vertices T×468×2)."""
+def _finish(path, reader, p, tpl, points, stores, meta, ref, work, busy, hands=None, mirror=None) -> tuple:
+    """After the pass, in order: the track checked, the skin under hands hidden, smoothing over the face and in time
+    (each pass: `mirror`, from `_mirrored_pass`, and then `average_mirrored`), the muscle record, the frames table
+    and the summary. Returns (`Analysis`, warp vertices T×468×2)."""
     col = lambda k: np.array([m[k] for m in meta])
     lms = stores["landmarks"].array()
     track = _checked_track(path, reader, p, lms, col, ref)
@@ -518,9 +526,13 @@ def _finish(path, reader, p, tpl, points, stores, meta, ref, work, busy, hands=N
         t1 = time.perf_counter()
         covered = hand_cover_points(hands["found"], lms, (reader.info.height, reader.info.width), p.density, p.hand_margin)
         hide_covered(stores["raw"], stores["conf"], covered)
+        if mirror: hide_covered(mirror["stores"]["raw"], mirror["stores"]["conf"], covered[:, mirror["twins"]])
         busy["hands_s"] += time.perf_counter() - t1
     t1 = time.perf_counter()
     disp_s = _smoothed(stores, p, ref["index"], work) if p.smooth else stores["raw"]
+    if mirror:
+        if p.smooth: _smoothed(mirror["stores"], p, ref["index"], mirror["folder"])
+        average_mirrored(stores, mirror["stores"], mirror["twins"])
     busy["smoothing_s"] += time.perf_counter() - t1
     t1 = time.perf_counter()
     names, D = muscle_descriptors(tpl)
@@ -695,3 +707,51 @@ def _jsonable(d: dict) -> dict:
     "Parameters as JSON can hold them: arrays as lists, a followed person's track (`face`) by its description."
     return {k: (v.tolist() if isinstance(v, np.ndarray) else v.describe() if hasattr(v, "describe") else v)
             for k, v in d.items()}
+
+# %% ../nbs/11_analyze.ipynb #9fedaeaa
+class MirroredReader:
+    "A video reader (`VideoReader`) whose frames come out mirrored left–right; everything else is the reader's."
+    def __init__(self, reader): self._reader, self.label = reader, f"{reader.path.name} (mirrored)"
+    def __getattr__(self, name): return getattr(self._reader, name)
+    def __len__(self) -> int: return len(self._reader)
+    def __iter__(self):
+        for fr in self._reader:
+            yield Frame(fr.index, fr.time_s, np.ascontiguousarray(fr.color[:, ::-1]), np.ascontiguousarray(fr.gray[:, ::-1]))
+
+class _MirrorFollow:
+    """The face rule of the mirrored pass (`FaceMeshTracker`'s `pick` hook): in each mirrored frame, the face whose
+    centre is nearest to the mirror image of the face the first pass followed (`landmarks` T×468×3 image px, NaN
+    where it had none), so that both passes measure the same person whatever `face` rule chose them."""
+    def __init__(self, landmarks, width: int): self.landmarks, self.width = landmarks, width
+    def pick(self, candidates: list, k: int):
+        if k >= len(self.landmarks) or not np.isfinite(self.landmarks[k]).all(): return None
+        c = self.landmarks[k][:, :2].mean(0) * (-1, 1) + (self.width, 0)
+        return int(np.argmin([np.linalg.norm(q[:, :2].mean(0) - c) for q in candidates]))
+
+def _mirrored_pass(reader, p, ref_index: int, landmarks: RowStore, points, tri_ids, weights, work, busy, quiet) -> dict:
+    """The mirrored video measured from frame `ref_index`, following the first pass's face: `stores` (`_stream`'s:
+    raw displacement, confidence, …, in `folder` = `work`/mirrored) and `folder`."""
+    folder = Path(work) / "mirrored"; folder.mkdir(exist_ok=True)
+    q = replace(p, reference=ref_index, face=_MirrorFollow(landmarks.array(), reader.info.width))
+    stores, _, _ = _stream(MirroredReader(reader), q, points, tri_ids, weights, folder, busy, quiet, None)
+    return dict(stores=stores, folder=folder)
+
+MIRROR_AVERAGED = ("raw", "mesh", "disp", "conf")   # the per-point stores `average_mirrored` averages
+
+def average_mirrored(stores: dict, mirrored: dict, twins: np.ndarray):
+    """Average, in place and block by block of frames, each per-point store of `MIRROR_AVERAGED` that both passes
+    have (the raw and, after `_smoothed`, the smoothed displacement, T×P×2 canonical px, x negated on the mirrored
+    side; the confidence, T×P) with the mirrored pass's at each point's twin (`twins`, `manifold.point_twins`).
+    Where one pass has no value (NaN) the other's is kept; frames without a face in the first pass stay as they are."""
+    face = np.concatenate([np.isfinite(c).any(1) for _, c in stores["conf"].blocks()])
+    for key in (k for k in MIRROR_AVERAGED if k in stores and k in mirrored):
+        flip = np.float32([-1, 1]) if len(stores[key].shape) == 2 else np.float32(1)
+        for t, a in stores[key].blocks():
+            b = mirrored[key].rows(t, t + len(a))[:, twins] * flip
+            keep = face[t:t + len(a)].reshape((-1,) + (1,) * (a.ndim - 1))
+            stores[key].write_rows(t, np.where(keep, _nan_average(a, b), a))
+
+def _nan_average(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    "(a + b) / 2 where both are finite, the finite one where one is, NaN where neither (float32)."
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isnan(a), b, np.where(np.isnan(b), a, (a + b) / 2)).astype(np.float32)

@@ -8,7 +8,7 @@ Docs: https://facegps.github.io/facegps/manifold.html.md"""
 __all__ = ['TEMPLATE_FILE', 'tessellation_edges', 'triangles_from_edges', 'edge_triangle_counts', 'boundary_loops',
            'non_surface_cliques', 'eye_centres', 'interocular_distance', 'face_frame', 'procrustes_mean',
            'frontal_frame', 'frontalize', 'build_template', 'load_template', 'signed_areas', 'orient_triangles',
-           'face_triangles', 'densify', 'points_on']
+           'face_triangles', 'densify', 'points_on', 'landmark_twins', 'point_twins']
 
 # %% ../nbs/04_manifold.ipynb #ca87114d
 from functools import lru_cache
@@ -190,3 +190,26 @@ def densify(triangles: np.ndarray, level: int = 3) -> tuple:
 def points_on(vertices: np.ndarray, triangles: np.ndarray, tri_ids: np.ndarray, weights: np.ndarray) -> np.ndarray:
     "Positions (P×D) of sample points (`tri_ids`, `weights`) on a mesh with `vertices` (468×D)."
     return np.einsum("pk,pkd->pd", weights, vertices[triangles[tri_ids]])
+
+# %% ../nbs/04_manifold.ipynb #447115c8
+@lru_cache(maxsize=None)
+def landmark_twins() -> np.ndarray:
+    """For each of the 468 landmarks, its twin across the face's midline (468 int; an involution): the least-distance
+    pairing of the template's 3-D shape with its reflection about the best midline plane (`linear_sum_assignment`)."""
+    from scipy.optimize import linear_sum_assignment
+    v = np.asarray(load_template()["points3d"], float)
+    v = v - v.mean(0)
+    x0, twins = 0.0, None
+    for _ in range(5):
+        m = v.copy(); m[:, 0] = 2 * x0 - m[:, 0]
+        _, twins = linear_sum_assignment(np.linalg.norm(v[:, None] - m[None], axis=2))
+        x0 = float(np.mean((v[:, 0] + v[twins, 0]) / 2))
+    return twins
+
+def point_twins(triangles: np.ndarray, tri_ids: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """For each densified point (`densify`), the point that is its mirror image on the face (P int): the point
+    nearest, in the template, to its weights applied to the twin landmarks (`landmark_twins`)."""
+    from scipy.spatial import cKDTree
+    tpl = load_template()["points"]
+    twin_at = np.einsum("pk,pkd->pd", weights, tpl[landmark_twins()[triangles[tri_ids]]])
+    return cKDTree(points_on(tpl, triangles, tri_ids, weights)).query(twin_at)[1]
