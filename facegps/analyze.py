@@ -82,8 +82,8 @@ class AnalysisParams:
         "Cauchy scale c of the image's disagreement δ with the landmarks: the image keeps the weight c²/(c²+|δ|²), so a flow that jumped to a second solution fades toward the landmarks instead of flipping the reading; None = no such weight [canonical px] (`prewarp`)", ok=lambda v: v is None or v > 0, rule="None or > 0 (canonical px)")
     smooth_r_in_time: bool = param(True,
         "also denoise the displacement's length in time (wavelet shrinkage per point, as its direction is): removes frame-to-frame flicker (`smooth`)")
-    mirror_average: bool = param(True,
-        "also measure the video mirrored left–right and average the two fields, the mirrored one swapped back point by point (`manifold.point_twins`): the record no longer depends on which side of the image a muscle is on, and independent errors of the two passes halve in variance; costs a second pass (about twice the time)")
+    mirror_average: bool = param(False,
+        "also measure the video mirrored left–right and average the two fields, the mirrored one swapped back point by point (`manifold.point_twins`): the record no longer depends on which side of the image a muscle is on, and independent errors of the two passes halve in variance; costs a second pass (about twice the time); off by default (see the analysis chapter's *The mirrored pass*)")
     reference: int | None = param(None,
         'reference frame index (a neutral frame); None = first frame with a face', ok=lambda v: v is None or (_is_int(v) and v >= 0), rule="None or a frame index >= 0")
     lk_win: int = param(9,

@@ -58,13 +58,13 @@ SEMI_SYNTHETIC = "semi-synthetic data: real faces, rendered known motion"
 BENCH_CONFIGS = {   # name: (analyze_video parameters, or None for raw image flow; per-muscle column prefix scored)
     "raw image flow": (None, "act_"),
     "mesh": (dict(canonical="mesh"), "act_"),
-    "v1-like": (dict(flow="lk", refine=False, landmark_fill=False, mirror_average=False), "mag_"),   # landmark pose only, LK, magnitudes
+    "v1-like": (dict(flow="lk", refine=False, landmark_fill=False), "mag_"),   # landmark pose only, LK, magnitudes
     "lk": (dict(flow="lk"), "act_"),
     "full-res DIS": (dict(dis_scale=0), "act_"),   # DIS medium refined to full resolution
     "DIS fast": (dict(dis_preset="fast"), "act_"),        # DIS fast at half resolution (25 % less flow time)
     "upper registration": (dict(register_region="upper"), "act_"),   # registered above the eyes and on the midline
-    "v2": (dict(prewarp=False, smooth_r_in_time=False, mirror_average=False), "act_"),   # before 0.3: DIS on the whole displacement, hard check
-    "one pass": (dict(mirror_average=False), "act_"),   # 0.3 without the mirrored pass (`mirror_average`)
+    "v2": (dict(prewarp=False, smooth_r_in_time=False), "act_"),   # before 0.3: DIS on the whole displacement, hard check
+    "mirror average": (dict(mirror_average=True), "act_"),   # the default and the mirrored pass (`mirror_average`)
     "default": ({}, "act_"),
 }
 
@@ -476,9 +476,9 @@ def process_speed(repeat: int = 7, runs: int = 2, variants: dict | None = None, 
     rate past it (`per_frame_fps`, frames/s over the frames beyond those, and its ratio to the baseline's)."""
     import subprocess, sys
     facegps_cmd = str(Path(sys.executable).parent / "facegps")
-    variants = {"default (DIS medium, half resolution)": [], "one pass (--no-mirror-average)": ["--no-mirror-average"],
+    variants = {"default (DIS medium, half resolution)": [], "mirror average (--mirror-average)": ["--mirror-average"],
                 "without hands (--no-hands)": ["--no-hands"],
-                "v2 (version 0.2's default)": ["--no-prewarp", "--no-smooth-r-in-time", "--no-hands", "--no-mirror-average"],
+                "v2 (version 0.2's default)": ["--no-prewarp", "--no-smooth-r-in-time", "--no-hands"],
                 "DIS fast, half resolution": ["--dis-preset", "fast"],
                 "DIS medium, full resolution": ["--dis-scale", "0"], "DIS ultrafast, half resolution": ["--dis-preset", "ultrafast"],
                 "LK": ["--flow", "lk"]} if variants is None else variants
@@ -519,9 +519,9 @@ def run_speed() -> dict:
                         dict(video="smile ×4 (288 frames)", peak_rss_mib=peak_rss_mb(4)),
                         dict(video="smile ×8 (576 frames)", peak_rss_mib=peak_rss_mb(8))]).set_index("video")
     print(f"machine: {machine_description()}; flow worker threads: {PIPELINE_THREADS}")
-    hands_clip = process_speed(repeat=1, clip="hands", variants={"default": [], "one pass (--no-mirror-average)": ["--no-mirror-average"],
+    hands_clip = process_speed(repeat=1, clip="hands", variants={"default": [], "mirror average (--mirror-average)": ["--mirror-average"],
                                                                  "without hands (--no-hands)": ["--no-hands"],
-                                                                 "v2 (version 0.2's default)": ["--no-prewarp", "--no-smooth-r-in-time", "--no-hands", "--no-mirror-average"]},
+                                                                 "v2 (version 0.2's default)": ["--no-prewarp", "--no-smooth-r-in-time", "--no-hands"]},
                                cores={"DIS medium": "medium"})
     return dict(process=process_speed(), process_hands_clip=hands_clip, pipeline=pipeline_speed(), warp=warp_speed(), memory=mem)
 
