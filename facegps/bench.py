@@ -9,8 +9,8 @@ __all__ = ['SEMI_SYNTHETIC', 'BENCH_CONFIGS', 'ACTIVATION_FUNCTIONS', 'CI_SETTIN
            'MEASUREMENT_CORE', 'STARTUP_FRAMES', 'INVARIANCE_TARGETS', 'INVARIANCE_CLIPS', 'displace', 'raw_image_flow',
            'field_activations', 'frame_activations', 'check_field_activations', 'config_activations', 'BenchSettings',
            'bench_settings', 'accuracy_tables', 'warp_speed', 'pipeline_speed', 'peak_rss_mb', 'markdown_table',
-           'machine_description', 'run_accuracy', 'process_speed', 'run_speed', 'transformed_video', 'compare_records',
-           'flicker', 'invariance_table']
+           'machine_description', 'run_accuracy', 'process_speed', 'run_speed', 'moved_transform', 'transformed_video',
+           'compare_records', 'flicker', 'invariance_table']
 
 # %% ../nbs/12_bench.ipynb #bad8c0da
 import os, resource, shutil, tempfile, time, zlib
@@ -58,12 +58,13 @@ SEMI_SYNTHETIC = "semi-synthetic data: real faces, rendered known motion"
 BENCH_CONFIGS = {   # name: (analyze_video parameters, or None for raw image flow; per-muscle column prefix scored)
     "raw image flow": (None, "act_"),
     "mesh": (dict(canonical="mesh"), "act_"),
-    "v1-like": (dict(flow="lk", refine=False, landmark_fill=False), "mag_"),   # landmark pose only, LK, magnitudes
+    "v1-like": (dict(flow="lk", refine=False, landmark_fill=False, stabilise_landmarks=False), "mag_"),   # landmark pose only, LK, magnitudes
     "lk": (dict(flow="lk"), "act_"),
     "full-res DIS": (dict(dis_scale=0), "act_"),   # DIS medium refined to full resolution
     "DIS fast": (dict(dis_preset="fast"), "act_"),        # DIS fast at half resolution (25 % less flow time)
     "upper registration": (dict(register_region="upper"), "act_"),   # registered above the eyes and on the midline
-    "v2": (dict(prewarp=False, smooth_r_in_time=False), "act_"),   # before 0.3: DIS on the whole displacement, hard check
+    "v2": (dict(prewarp=False, smooth_r_in_time=False, stabilise_landmarks=False), "act_"),   # before 0.3: DIS on the whole displacement, hard check
+    "unstabilised": (dict(stabilise_landmarks=False), "act_"),   # MediaPipe on the whole frame (before `stabilise_landmarks`)
     "mirror average": (dict(mirror_average=True), "act_"),   # the default and the mirrored pass (`mirror_average`)
     "default": ({}, "act_"),
 }
@@ -478,7 +479,7 @@ def process_speed(repeat: int = 7, runs: int = 2, variants: dict | None = None, 
     facegps_cmd = str(Path(sys.executable).parent / "facegps")
     variants = {"default (DIS medium, half resolution)": [], "mirror average (--mirror-average)": ["--mirror-average"],
                 "without hands (--no-hands)": ["--no-hands"],
-                "v2 (version 0.2's default)": ["--no-prewarp", "--no-smooth-r-in-time", "--no-hands"],
+                "v2 (version 0.2's default)": ["--no-prewarp", "--no-smooth-r-in-time", "--no-hands", "--no-stabilise-landmarks"],
                 "DIS fast, half resolution": ["--dis-preset", "fast"],
                 "DIS medium, full resolution": ["--dis-scale", "0"], "DIS ultrafast, half resolution": ["--dis-preset", "ultrafast"],
                 "LK": ["--flow", "lk"]} if variants is None else variants
@@ -521,7 +522,7 @@ def run_speed() -> dict:
     print(f"machine: {machine_description()}; flow worker threads: {PIPELINE_THREADS}")
     hands_clip = process_speed(repeat=1, clip="hands", variants={"default": [], "mirror average (--mirror-average)": ["--mirror-average"],
                                                                  "without hands (--no-hands)": ["--no-hands"],
-                                                                 "v2 (version 0.2's default)": ["--no-prewarp", "--no-smooth-r-in-time", "--no-hands"]},
+                                                                 "v2 (version 0.2's default)": ["--no-prewarp", "--no-smooth-r-in-time", "--no-hands", "--no-stabilise-landmarks"]},
                                cores={"DIS medium": "medium"})
     return dict(process=process_speed(), process_hands_clip=hands_clip, pipeline=pipeline_speed(), warp=warp_speed(), memory=mem)
 
@@ -529,12 +530,18 @@ def run_speed() -> dict:
 INVARIANCE_TARGETS = {"re-encoded": 0.3, "moved": 0.5, "mirrored": 0.5, "half resolution": 0.7, "flicker": 0.3}   # % IOD, p95
 INVARIANCE_CLIPS = ("smile", "carphone", "hands")   # the real sample videos (`facegps.data.SAMPLE_VIDEOS`)
 
-def _moved_frame(frame: np.ndarray, t: int, roll_deg: float, scale: float, shift_px: tuple) -> np.ndarray:
-    "Frame `t` rolled roll_deg·sin(2πt/60), scaled 1 + scale·sin(2πt/45), shifted (sx·sin(2πt/50), sy·cos(2πt/70)) px."
-    h, w = frame.shape[:2]
+def moved_transform(t: int, shape: tuple, roll_deg: float = 10.0, scale: float = 0.05, shift_px: tuple = (20.0, 12.0)) -> np.ndarray:
+    """The 2×3 similarity of the "moved" check at frame `t` of frames of `shape` (h, w, …): rolled roll_deg·sin(2πt/60)
+    degrees and scaled 1 + scale·sin(2πt/45) about the centre, shifted (sx·sin(2πt/50), sy·cos(2πt/70)) image px."""
+    h, w = shape[:2]
     M = cv2.getRotationMatrix2D((w / 2, h / 2), roll_deg * np.sin(2 * np.pi * t / 60), 1 + scale * np.sin(2 * np.pi * t / 45))
     M[:, 2] += (shift_px[0] * np.sin(2 * np.pi * t / 50), shift_px[1] * np.cos(2 * np.pi * t / 70))
-    return cv2.warpAffine(frame, M, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return M
+
+def _moved_frame(frame: np.ndarray, t: int, roll_deg: float, scale: float, shift_px: tuple) -> np.ndarray:
+    "Frame `t` moved by `moved_transform`."
+    M = moved_transform(t, frame.shape, roll_deg, scale, shift_px)
+    return cv2.warpAffine(frame, M, (frame.shape[1], frame.shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 def transformed_video(src, kind: str, out, roll_deg: float = 10.0, scale: float = 0.05,
                       shift_px: tuple = (20.0, 12.0)) -> Path:

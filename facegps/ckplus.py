@@ -111,7 +111,7 @@ STANDIN_FACES = {   # subject: (source, which face — or a (x0, y0, x1, y1) cro
     "S004": ("multi_face", 0, 1), "S005": ("multi_face", 1, 1), "S006": ("multi_face", 2, 1),   # the 3 MediaPipe finds
     "S007": ("still_surprise", 0, 1), "S008": ("still_happy", 0, 1), "S009": ("still_anger", 0, 1),
     "S010": ("still_disgust", 0, 1),
-    "S011": ("multi_face", (100, 0, 420, 330), 2), "S012": ("multi_face", (460, 180, 760, 520), 2),   # the other two, cropped
+    "S011": ("multi_face", (280, 190, 470, 420), 2), "S012": ("multi_face", (400, 150, 560, 350), 2),   # the other two, cropped
     "S013": ("hands", 0, 1), "S014": ("astronaut", 0, 1), "S015": ("grace_hopper", 0, 1),
 }
 STANDIN_VIEWS = {   # subject: its base images, (source, frame): several frames of a video, or another recording

@@ -18,7 +18,7 @@ from .jobs import landmark_job
 
 # the accuracy benchmark's configurations (`facegps.bench.BENCH_CONFIGS`, checked below), named here so that
 # `facegps --help` need not import the analysis
-BENCH_CONFIG_NAMES = ("raw image flow", "mesh", "v1-like", "lk", "full-res DIS", "DIS fast", "upper registration", "v2", "mirror average", "default")
+BENCH_CONFIG_NAMES = ("raw image flow", "mesh", "v1-like", "lk", "full-res DIS", "DIS fast", "upper registration", "v2", "unstabilised", "mirror average", "default")
 
 # %% ../nbs/20_cli.ipynb #821d2626
 class _Parser(argparse.ArgumentParser):
