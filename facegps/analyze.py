@@ -109,7 +109,7 @@ class AnalysisParams:
     max_gap_s: float = param(0.25,
         'face gaps up to this long are interpolated; longer ones stay NaN [s]', ok=lambda v: v >= 0, rule=">= 0")
     stabilise_landmarks: bool = param(True,
-        "show MediaPipe each frame as a stabilised view of the face (eyes level, a fixed size, centred: `landmarks.stabilised_view`) and map its landmarks back: the same face moved, turned in the image plane or rescaled gets the same landmarks (the real-footage check *moved* on the smile sample: p95 0.73 → 0.48, in percent of the inter-ocular distance)")
+        "show MediaPipe each frame as a stabilised view of the face (eyes level, a fixed size, centred: `landmarks.stabilised_view`) and map its landmarks back: the same face moved, turned in the image plane or rescaled gets the same landmarks (the real-footage check *moved* on the smile sample: p95 0.73 → 0.40, in percent of the inter-ocular distance)")
     max_faces: int = param(4,
         'faces MediaPipe may report per frame', ok=lambda v: _is_int(v) and v >= 1, rule="an integer >= 1")
     face: object = param("largest",
