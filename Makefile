@@ -31,16 +31,16 @@ test: $(STAMP) browser
 export: $(STAMP)
 	$(BIN)/nbdev-export
 	$(BIN)/nbdev-clean
-	$(BIN)/nbdev-clean --fname nbs/reports/analysis_report.ipynb
-	cp nbs/reports/analysis_report.ipynb facegps/assets/analysis_report.ipynb
-	$(BIN)/nbdev-clean --fname nbs/reports/ckplus_study.ipynb
-	cp nbs/reports/ckplus_study.ipynb facegps/assets/ckplus_study.ipynb
-	$(BIN)/nbdev-clean --fname nbs/reports/states_report.ipynb
-	cp nbs/reports/states_report.ipynb facegps/assets/states_report.ipynb
-	$(BIN)/nbdev-clean --fname nbs/reports/tags_report.ipynb
-	cp nbs/reports/tags_report.ipynb facegps/assets/tags_report.ipynb
-	$(BIN)/nbdev-clean --fname nbs/reports/hidden_study.ipynb
-	cp nbs/reports/hidden_study.ipynb facegps/assets/hidden_study.ipynb
+	$(BIN)/nbdev-clean --fname nbs/_reports/analysis_report.ipynb
+	cp nbs/_reports/analysis_report.ipynb facegps/assets/analysis_report.ipynb
+	$(BIN)/nbdev-clean --fname nbs/_reports/ckplus_study.ipynb
+	cp nbs/_reports/ckplus_study.ipynb facegps/assets/ckplus_study.ipynb
+	$(BIN)/nbdev-clean --fname nbs/_reports/states_report.ipynb
+	cp nbs/_reports/states_report.ipynb facegps/assets/states_report.ipynb
+	$(BIN)/nbdev-clean --fname nbs/_reports/tags_report.ipynb
+	cp nbs/_reports/tags_report.ipynb facegps/assets/tags_report.ipynb
+	$(BIN)/nbdev-clean --fname nbs/_reports/hidden_study.ipynb
+	cp nbs/_reports/hidden_study.ipynb facegps/assets/hidden_study.ipynb
 	$(BIN)/python tools/make_readme.py
 
 ## a headless browser for the test that renders a report (Debian's chromium; installed when missing and root)

@@ -10,7 +10,7 @@ import pytest
 os.environ.setdefault("FACEGPS_QUIET", "1")
 
 from facegps.data import sample_image, sample_video  # noqa: E402
-from facegps.video import VideoReader  # noqa: E402
+from facegps.measure.video import VideoReader  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -1,12 +1,12 @@
-"""The action-unit renderer (`facegps.actionunits`): the library, fields, truth, head warp and videos."""
+"""The action-unit renderer (`facegps.bench.actionunits`): the library, fields, truth, head warp and videos."""
 import numpy as np
 import pytest
 
-from facegps.actionunits import (ACTION_UNITS, HeadWarp, au_amplitude, au_curve, au_displacement_at, au_field,
+from facegps.bench.actionunits import (ACTION_UNITS, HeadWarp, au_amplitude, au_curve, au_displacement_at, au_field,
                                  au_truth, face_frame, fold_margin, forward_displacement, head_curves, intensity_for,
                                  mirror_map, real_face, render_au_video, render_frame, rotation)
-from facegps.manifold import load_template
-from facegps.pose import euler_angles
+from facegps.measure.manifold import load_template
+from facegps.measure.pose import euler_angles
 
 TPL = load_template()
 FACE = np.c_[TPL["points"], TPL["points3d"][:, 2]]          # the canonical template as a face in a 256×256 image
@@ -99,7 +99,7 @@ def test_head_warp_identity_similarity_and_rotation():
 
 
 def test_render_video_and_its_truth(tmp_path):
-    from facegps.video import VideoReader
+    from facegps.measure.video import VideoReader
     n = 8
     out = render_au_video(tmp_path / "v.mp4", texture(), FACE, n, {"AU12": au_curve(n, 1, 3, 4)},
                           head_curves(n, roll=5, shift=4, yaw=10), noise_sigma=2, seed=1)
@@ -113,8 +113,8 @@ def test_render_video_and_its_truth(tmp_path):
 
 
 def test_mediapipe_follows_a_rendered_head_turn(tmp_path):
-    from facegps.landmarks import track_landmarks
-    from facegps.pose import head_poses
+    from facegps.measure.landmarks import track_landmarks
+    from facegps.measure.pose import head_poses
     img, lm = real_face("carphone")
     n = 16
     head = head_curves(n, yaw=20)

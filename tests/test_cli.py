@@ -30,7 +30,7 @@ def test_help_explains_each_command(cmd):
 
 @pytest.mark.parametrize("cmd", ["analyze", "report", "batch"])
 def test_help_lists_the_values_each_option_may_take(cmd):
-    from facegps.mks import MUSCLES
+    from facegps.measure.mks import MUSCLES
     r = run(cmd, "--help")
     assert r.returncode == 0, r.stderr
     text = " ".join(r.stdout.split())                          # argparse wraps lines

@@ -12,30 +12,30 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_analysis_chapter_page_has_its_figures(tmp_path):
-    r = subprocess.run([sys.executable, str(ROOT / "tools" / "make_docs.py"), str(tmp_path), "--only", "11_analyze"],
+    r = subprocess.run([sys.executable, str(ROOT / "tools" / "make_docs.py"), str(tmp_path), "--only", "measure/15_analyze"],
                        capture_output=True, text=True, timeout=1200)
     assert r.returncode == 0, r.stderr[-3000:]
-    page = (tmp_path / "11_analyze.html").read_text()
+    page = (tmp_path / "measure/15_analyze.html").read_text()
     figures = re.findall(r'<img[^>]+src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    plotting = sum("plt." in "".join(c["source"]) for c in nbformat.read(ROOT / "nbs" / "11_analyze.ipynb", 4).cells
+    plotting = sum("plt." in "".join(c["source"]) for c in nbformat.read(ROOT / "nbs" / "measure/15_analyze.ipynb", 4).cells
                    if c.cell_type == "code")
     assert plotting >= 1 and len(figures) >= plotting, (len(figures), plotting)
     assert all(len(f) > 20_000 for f in figures)                     # real figures, not empty placeholders
     assert "The Face-GPS analysis" in page or "<h1" in page
     assert not re.search(r'(src|href)="https?://', page), "the page loads something from the network"
-    assert "#| export" not in page and "11_analyze.html" in (tmp_path / "contents.html").read_text()
+    assert "#| export" not in page and "measure/15_analyze.html" in (tmp_path / "contents.html").read_text()
 
 
 def test_the_mks_chapter_formulas_render_as_mathml(tmp_path):
     """The book's formulas are MathML, drawn by the browser (no MathJax from the network): the MKS chapter's formulas,
     among them its kernel, render as `<math>` elements and none is left between dollar signs. Rendered without running
     the chapter (`--no-execute`: the text and formulas are what is checked, in a few seconds)."""
-    r = subprocess.run([sys.executable, str(ROOT / "tools" / "make_docs.py"), str(tmp_path), "--only", "09_mks",
+    r = subprocess.run([sys.executable, str(ROOT / "tools" / "make_docs.py"), str(tmp_path), "--only", "measure/09_mks",
                         "--no-execute"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "formula left as TeX" not in r.stderr, r.stderr[-3000:]
-    page = (tmp_path / "09_mks.html").read_text()
-    markdown = "\n".join(c.source for c in nbformat.read(ROOT / "nbs" / "09_mks.ipynb", 4).cells if c.cell_type == "markdown")
+    page = (tmp_path / "measure/09_mks.html").read_text()
+    markdown = "\n".join(c.source for c in nbformat.read(ROOT / "nbs" / "measure/09_mks.ipynb", 4).cells if c.cell_type == "markdown")
     assert "$$k_i(x) = " in markdown                                 # the kernel, the formula this test looks for
     display = re.findall(r'<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">(.*?)</math>', page, re.S)
     assert len(display) >= markdown.count("$$") // 2 >= 1, (len(display), markdown.count("$$"))

@@ -34,7 +34,7 @@ def _free_port() -> int:
 
 def _notebook(path: Path, folder: Path):
     nb = {"cells": [{"cell_type": "code", "execution_count": None, "id": "explore", "metadata": {}, "outputs": [],
-                     "source": [f"from facegps.explore import explore\n", f"app = explore(r\"{folder}\")\n", "app"]}],
+                     "source": [f"from facegps.view.explore import explore\n", f"app = explore(r\"{folder}\")\n", "app"]}],
           "metadata": {"kernelspec": {"display_name": "python3", "language": "python", "name": "python3"}},
           "nbformat": 4, "nbformat_minor": 5}
     path.write_text(json.dumps(nb))
@@ -42,7 +42,7 @@ def _notebook(path: Path, folder: Path):
 
 @pytest.fixture()
 def lab(tmp_path, smile):
-    from facegps.analyze import analyze_video
+    from facegps.measure.analyze import analyze_video
     analyze_video(smile, tmp_path / "smile", quiet=True, overlay=False)
     _notebook(tmp_path / "explore.ipynb", tmp_path / "smile")
     port = _free_port()

@@ -1,4 +1,4 @@
-"""`facegps.export`: the OpenFace-shaped and the long CSV of a real analysis read back (pandas, Python's csv, DuckDB)
+"""`facegps.measure.export`: the OpenFace-shaped and the long CSV of a real analysis read back (pandas, Python's csv, DuckDB)
 equal frames.parquet; the head pose matches OpenFace's own Euler formula; bad inputs are one-line FaceGPSErrors;
 an interrupted export leaves no finished-looking file. (The CLI verb `facegps export` calls `export_analysis`.)"""
 import csv
@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from facegps.analyze import analyze_video, measured_activations
+from facegps.measure.analyze import analyze_video, measured_activations
 from facegps.core import FaceGPSError
-from facegps.export import (LONG_COLUMNS, export_analysis, export_openface, facegps_pose, muscle_names,
+from facegps.measure.export import (LONG_COLUMNS, export_analysis, export_openface, facegps_pose, muscle_names,
                             openface_pose, read_analysis_frames)
-from facegps.manifold import load_template
-from facegps.pose import head_pose
+from facegps.measure.manifold import load_template
+from facegps.measure.pose import head_pose
 
 OPENFACE_HEAD = ["frame", "face_id", "timestamp", "confidence", "success", "pose_Rx", "pose_Ry", "pose_Rz"]
 

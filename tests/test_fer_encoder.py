@@ -4,10 +4,10 @@ import cv2
 import numpy as np
 import pytest
 
-from facegps.ckplus import FERModel
+from facegps.studies.ckplus import FERModel
 from facegps.data import sample_image
-from facegps.fer_encoder import FEREncoder, fer_input, layer_agreement, read_fer_model
-from facegps.landmarks import image_landmarks
+from facegps.studies.fer_encoder import FEREncoder, fer_input, layer_agreement, read_fer_model
+from facegps.measure.landmarks import image_landmarks
 
 
 @pytest.fixture(scope="module")

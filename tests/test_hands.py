@@ -1,12 +1,12 @@
-"""Hands over the face (facegps.hands): a real hand over a real mouth, none on the samples, regions and covered points."""
+"""Hands over the face (facegps.measure.hands): a real hand over a real mouth, none on the samples, regions and covered points."""
 import numpy as np
 import pytest
 
-from facegps.hands import (Hands, HandTracker, hand_cover, hand_cutout, hand_over_mouth, hand_regions, hand_size,
+from facegps.measure.hands import (Hands, HandTracker, hand_cover, hand_cutout, hand_over_mouth, hand_regions, hand_size,
                            hand_video, hand_video_truth, join_hands, no_hands, points_covered, region_mask, track_hands)
-from facegps.landmarks import track_landmarks
-from facegps.manifold import interocular_distance
-from facegps.video import VideoReader
+from facegps.measure.landmarks import track_landmarks
+from facegps.measure.manifold import interocular_distance
+from facegps.measure.video import VideoReader
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_regions_and_covered_points():
 def test_cover_needs_one_set_of_points_per_frame():
     h = Hands(square_hand()[None], np.ones(1, np.float32), ("Left",))
     assert len(join_hands([h, no_hands(), h])) == 2 and len(join_hands([])) == 0
-    from facegps.hands import HandTrack
+    from facegps.measure.hands import HandTrack
     tr = HandTrack([h, no_hands()], np.ones(2, bool), 300, 300, 1, 0.0)
     pts = np.array([[[100.0, 100.0], [250.0, 250.0]], [[100.0, 100.0], [250.0, 250.0]]])
     assert hand_cover(tr, pts).tolist() == [[True, False], [False, False]]

@@ -14,8 +14,8 @@ FACEGPS = str(Path(sys.executable).parent / "facegps")
 
 
 def test_study_hidden_on_a_fresh_tiny_standin(tmp_path):
-    from facegps.fan import ENCODERS
-    from facegps.hidden import REFERENCE_ROWS, study_rows
+    from facegps.studies.fan import ENCODERS
+    from facegps.studies.hidden import REFERENCE_ROWS, study_rows
     data, reports = tmp_path / "data", tmp_path / "reports"
     r = subprocess.run([FACEGPS, "study", "hidden", str(data), "--make-standin", "tiny", "-o", str(reports), "--quiet",
                         "--epochs", "1", "--image-size", "32", "--width", "8", "--workers", "2"],
@@ -52,7 +52,7 @@ def test_enhance_writes_plain_and_enhanced_crops(tmp_path, smile):
     assert info["frames_with_face"] == info["frames"] == 72 and 0 < info["arrow_fraction_mean"] < 0.10
     per = pd.read_csv(out / "enhance_frames.csv")
     assert len(per) == 72 and per["face"].all() and (per["arrow_fraction"] < 0.10).all()
-    from facegps.overlay import video_stream_info
+    from facegps.measure.overlay import video_stream_info
     for kind in ("plain", "enhanced"):
         s = video_stream_info(out / f"{kind}.mp4")
         assert (s["width"], s["height"], s["n_frames"]) == (224, 224, 72)

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import write_video
 from facegps.data import sample_video
-from facegps.video import VideoReader
+from facegps.measure.video import VideoReader
 
 FACEGPS = str(Path(sys.executable).parent / "facegps")
 
@@ -52,6 +52,6 @@ def test_analyze_faces_all_finds_each_person(tmp_path, smile_frames, carphone_fr
 
 def test_the_multi_face_still_has_three_identities():
     from facegps.data import sample_image
-    from facegps.identity import find_identities
+    from facegps.studies.identity import find_identities
     ids = find_identities(sample_image("multi_face"), max_faces=6, quiet=True)
     assert ids.people() == [0, 1, 2] and len(ids.tracks) == 3

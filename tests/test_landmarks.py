@@ -5,7 +5,7 @@ import pytest
 
 from conftest import write_video
 from facegps.data import sample_image
-from facegps.landmarks import NoFaceError, require_face, track_landmarks
+from facegps.measure.landmarks import NoFaceError, require_face, track_landmarks
 
 
 @pytest.fixture(scope="module")

@@ -55,8 +55,8 @@ def test_readme_is_generated_from_index_notebook():
 @pytest.mark.parametrize("template", ["analysis_report.ipynb", "ckplus_study.ipynb", "states_report.ipynb", "tags_report.ipynb",
                                       "hidden_study.ipynb"])
 def test_report_template_is_clean_and_shipped(tmp_path, template):
-    """The papermill templates' sources (nbs/reports/) are clean, and the copies shipped in the package are identical."""
-    src = ROOT / "nbs" / "reports" / template
+    """The papermill templates' sources (nbs/_reports/) are clean, and the copies shipped in the package are identical."""
+    src = ROOT / "nbs" / "_reports" / template
     shipped = ROOT / "facegps" / "assets" / template
     copy = tmp_path / template
     shutil.copy(src, copy)

@@ -4,7 +4,7 @@ import warnings
 import numpy as np
 import pytest
 
-from facegps.video import TruncatedVideoWarning, VideoError, VideoReader, probe_video
+from facegps.measure.video import TruncatedVideoWarning, VideoError, VideoReader, probe_video
 
 
 def test_carphone_streams_with_container_timestamps(carphone):
