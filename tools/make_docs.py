@@ -8,13 +8,16 @@ with nbconvert (already a dependency, through papermill), from the same notebook
 Formulas: nbconvert leaves `$...$` and `$$...$$` for MathJax, which a page that loads nothing from the network cannot
 have; so the TeX in markdown cells is converted to MathML (which browsers draw themselves) by `latex2mathml` while the
 page is built: only well-formed pairs in markdown text, never in code spans or fenced code, so that a `$CI` or a price
-stays as it is. Links to the chapters (`nbs/NAME.ipynb`, `NAME.ipynb`) point to their pages (`NAME.html`) and
-images in `nbs/images/` are embedded, so that the index page (README's notebook) works in the book too.
+stays as it is. The pages mirror nbs/'s folders (`nbs/measure/07_flow.ipynb` -> `measure/07_flow.html`); links to
+the chapters (`nbs/SUB/NAME.ipynb` from the repository's root, as README's notebook writes them, or relative to the
+chapter's own folder) point to their pages, and images in `nbs/images/` are embedded, so that the index page works in
+the book too.
 
     python tools/make_docs.py [OUT] [--only NAME ...] [--workers N] [--no-execute]
 """
 import argparse
 import html
+import posixpath
 import re
 import sys
 import time
@@ -24,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 NATIVE_LOG = re.compile(r"^(INFO: |WARNING: All log messages|[WIEF]\d{4} [\d:. ]+\d+ \S+\.cc:\d+\]|\[(mov|h264|IPKernelApp)[^\]]*\] )")
 NBS = ROOT / "nbs"
+SECTIONS = ("measure", "bench", "view", "runs", "studies")   # nbs/'s chapter folders, the layers bottom to top
 
 _PAGE = """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js -%}{%- endblock html_head_js -%}
@@ -142,17 +146,38 @@ def tokens_to_mathml(html_text: str, formulas: list) -> str:
     return MATH_TOKEN_RE.sub(sub, html_text)
 
 
-def book_links(md: str) -> str:
-    "Links of the README's notebook made to work in the book: chapters to their pages, `nbs/images/` to `images/`."
-    md = re.sub(r"\]\((?:nbs/)?([\w.-]+)\.ipynb(#[^)]*)?\)", lambda m: f"]({m.group(1)}.html{m.group(2) or ''})", md)
-    return md.replace("](nbs/images/", "](images/")
+def book_links(md: str, here: str = "") -> str:
+    """Links of a notebook in nbs/`here` (a folder of nbs/; '' for nbs/ itself) made to work in the book: chapters to
+    their pages, `nbs/images/` to the book's `images/`, both relative to the page's folder. A link that starts with
+    `nbs/` is read from the repository's root (as README's notebook writes them), any other from the notebook's folder."""
+    def rel(path): return posixpath.relpath(path, here or ".")
+    def page(m):
+        target = m.group(1)
+        path = target[4:] if target.startswith("nbs/") else posixpath.normpath(posixpath.join(here, target))
+        return f"]({rel(path)}.html{m.group(2) or ''})"
+    md = re.sub(r"\]\(((?!https?:)[\w./-]+)\.ipynb(#[^)]*)?\)", page, md)
+    return md.replace("](nbs/images/", f"]({rel('images')}/")
+
+
+def page_name(path: Path) -> str:
+    "A chapter's page, as its path in nbs/ without the suffix (`measure/07_flow`)."
+    return path.relative_to(NBS).with_suffix("").as_posix()
 
 
 def chapters(only=None) -> list:
-    "The chapter notebooks in book order (nbs/*.ipynb, index first), or those named in `only`."
-    nbs = sorted(p for p in NBS.glob("*.ipynb"))
-    nbs = [p for p in nbs if p.stem == "index"] + [p for p in nbs if p.stem != "index"]
-    return [p for p in nbs if not only or p.stem in only]
+    """The chapter notebooks in book order, or those named in `only` (by `page_name` or stem): the index, nbs/'s
+    numbered chapters below the layers (00_core, 01_data), each folder of `SECTIONS` (then any other, not those that
+    start with `_` or `.`, e.g. the papermill templates in `_reports/`), the numbered chapters above them (the CLI),
+    then the rest (method, benchmarks)."""
+    top = sorted(NBS.glob("*.ipynb"))
+    folders = [d for d in sorted(NBS.iterdir(), key=lambda d: (d.name not in SECTIONS, SECTIONS.index(d.name)
+                                                                if d.name in SECTIONS else 0, d.name))
+               if d.is_dir() and not d.name.startswith(("_", "."))]
+    numbered = [p for p in top if p.stem[:2].isdigit()]
+    below = [p for p in numbered if int(p.stem[:2]) < 90]
+    nbs = ([p for p in top if p.stem == "index"] + below + [p for d in folders for p in sorted(d.glob("*.ipynb"))]
+           + [p for p in numbered if p not in below] + [p for p in top if p.stem != "index" and p not in numbered])
+    return [p for p in nbs if not only or page_name(p) in only or p.stem in only]
 
 
 def title_of(nb) -> str:
@@ -164,18 +189,19 @@ def title_of(nb) -> str:
 
 
 def build_page(path: Path, out: Path, timeout: int = 1200, execute: bool = True) -> tuple:
-    """Execute the notebook at `path` (in nbs/, as nbdev_test does; not when `execute` is false, or when it has no
-    code) and render it to `out/<name>.html`, formulas as MathML; (name, title, seconds)."""
+    """Execute the notebook at `path` (in its own folder, as nbdev_test does; not when `execute` is false, or when it
+    has no code) and render it to `out/<page_name>.html`, formulas as MathML; (name, title, seconds)."""
     import jinja2
     import nbformat
     from nbclient import NotebookClient
     from nbconvert import HTMLExporter
     t0 = time.perf_counter()
     nb = nbformat.read(path, as_version=4)
+    name, here = page_name(path), path.parent.relative_to(NBS).as_posix().strip(".")
     title = title_of(nb) or path.stem
     formulas = []                             # MathML of the markdown cells' formulas, by token number
     for c in nb.cells:
-        if c.cell_type == "markdown": c.source = math_to_tokens(book_links(c.source), formulas)
+        if c.cell_type == "markdown": c.source = math_to_tokens(book_links(c.source, here), formulas)
     for c in nb.cells:                        # nbdev's directives are for the exporter, not for the reader
         if c.cell_type != "code": continue
         lines = c.source.splitlines()
@@ -184,7 +210,7 @@ def build_page(path: Path, out: Path, timeout: int = 1200, execute: bool = True)
             c.cell_type, c.source = "markdown", f"```python\n{c.source}\n```"
             for k in ("outputs", "execution_count"): c.pop(k, None)
     if execute and any(c.cell_type == "code" for c in nb.cells):
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NBS)}}).execute()
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
     nb.cells = [c for c in nb.cells if c.source.strip()]
     for c in nb.cells:                        # the native libraries' log lines (MediaPipe, TFLite, FFmpeg) are noise here
         for o in c.get("outputs", []):
@@ -194,12 +220,16 @@ def build_page(path: Path, out: Path, timeout: int = 1200, execute: bool = True)
     exporter = HTMLExporter(extra_loaders=[jinja2.DictLoader({"facegps_book.html.j2": _PAGE})],
                             template_file="facegps_book.html.j2", embed_images=True)
     nb.metadata["title"] = title
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem, "path": str(NBS)}})
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem, "path": str(path.parent)}})
     body = tokens_to_mathml(body, formulas)
-    nav = ('<p style="font-family:sans-serif"><a href="index.html">facegps</a> · <a href="contents.html">chapters</a></p>')
+    up = "../" * name.count("/")
+    nav = (f'<p style="font-family:sans-serif"><a href="{up}index.html">facegps</a> · '
+           f'<a href="{up}contents.html">chapters</a></p>')
     body = body.replace("<main>", f"<main>{nav}", 1)
-    (out / f"{path.stem}.html").write_text(body)
-    return path.stem, title, time.perf_counter() - t0
+    page = out / f"{name}.html"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(body)
+    return name, title, time.perf_counter() - t0
 
 
 def build(out: Path, only=None, workers: int = 2, execute: bool = True) -> list:
@@ -222,7 +252,8 @@ def build(out: Path, only=None, workers: int = 2, execute: bool = True) -> list:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", nargs="?", default=str(ROOT / "_docs"))
-    ap.add_argument("--only", nargs="*", default=None, help="chapter names (notebook stems) to build")
+    ap.add_argument("--only", nargs="*", default=None,
+                    help="chapters to build, by page name (measure/07_flow) or notebook stem (07_flow)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-execute", dest="execute", action="store_false",
                     help="render the notebooks as they are, without running them (quick: text and formulas only)")
