@@ -12,7 +12,7 @@ __version__ = "0.3.0"
 #   analyze_video(path, out_dir, **params), AnalysisParams — the measurement (nbs/measure/15_analyze);
 #   read_analysis(folder) — an analysis folder's per-frame table, checked (nbs/measure/16_export);
 #   measured_activations(frames) — the muscle channels where they were measured (nbs/measure/15_analyze);
-#   run_report(video, out_dir) — the papermill report of a video (nbs/view/01_report);
+#   run_report(video, out_dir) — the papermill report of a video (nbs/runs/02_runner);
 #   explore(source) — the ipywidgets explorer in JupyterLab (nbs/view/02_explore);
 #   export_analysis(folder, format) — an analysis as a CSV other tools read (nbs/measure/16_export).
 # name -> (module, attribute), imported when first used: the modules behind these names pull in MediaPipe, OpenCV
@@ -24,7 +24,7 @@ _PUBLIC = {
     "Analysis": ("measure.analyze", "Analysis"),
     "measured_activations": ("measure.analyze", "measured_activations"),
     "read_analysis": ("measure.export", "read_analysis_frames"),
-    "run_report": ("view.report", "run_report"),
+    "run_report": ("runs.runner", "run_report"),
     "explore": ("view.explore", "explore"),
     "export_analysis": ("measure.export", "export_analysis"),
 }

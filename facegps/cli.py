@@ -479,7 +479,7 @@ def _changed_params(args) -> dict:
     return {k: v for k, v in _analysis_params(args).items() if v != getattr(defaults, k)}
 
 def _report(args) -> int:
-    from facegps.view.report import run_report
+    from facegps.runs.runner import run_report
     if args.command == "demo": video, name, params = sample_video("smile"), "smile", {}
     else: video, name, params = check_video(args.video), args.name, _changed_params(args)
     check_out_dir(args.out)

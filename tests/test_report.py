@@ -168,7 +168,8 @@ def test_a_hostile_video_name_is_text_in_its_report(tmp_path, smile, page_parts)
     attribute; the title and the heading show the name as text (the stray byte as �); the overlay and the output
     links point to the output folder (its name cut to 240 bytes, percent-encoded), which exists."""
     from urllib.parse import unquote
-    from facegps.view.report import md_url, plain_text, report_name
+    from facegps.view.report import md_url, plain_text
+    from facegps.runs.runner import report_name
     raw = b"""<img src=x onerror=alert(1)> <script>alert(2)<\\script> "q" 's' *b* _i_ $x$ [l](javascript:alert(3))\n# \xff """
     video = tmp_path / os.fsdecode(raw.ljust(250 - len(".mp4"), b"x") + b".mp4")
     shutil.copy(smile, video)
@@ -194,7 +195,7 @@ def test_render_html_sanitizes_every_page(tmp_path, page_parts):
     raw markup as a template that forgot the helpers would make it: scripts, handlers, `javascript:` links, remote
     images, frames and style blocks are gone, the report's elements (headings, tables, links, details, a local video,
     plots) stay, and a title with markup and a byte that is not UTF-8 is text."""
-    from facegps.view.report import render_html
+    from facegps.runs.runner import render_html
     hostile = '<img src=x onerror=alert(1)><script>alert(2)</script><svg onload=alert(3)></svg>'
     nb = nbformat.v4.new_notebook()
     out = lambda mime, text: nbformat.v4.new_output("display_data", data={mime: text})

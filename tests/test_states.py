@@ -117,7 +117,7 @@ def test_occluded_and_faceless_frames_never_enter_the_fit(tmp_path, smile_analys
     model = fit_states([rec], "muscles", 3, seed=0, quiet=True)
     X, lengths = seen[0]
     assert len(X) == 72 - 11 and lengths == [40, 5, 16]                 # 0–39 | 50–54 | 56–71: gaps split the record
-    from facegps.view.report import iod_px
+    from facegps.measure.outputs import iod_px
     raw = 100 * 50.0 / iod_px(json.loads((folder / "summary.json").read_text()))
     assert not np.isclose(X * model.scale_ + model.mean_, raw).any()      # the occluded values are nowhere in the fit
     states = decode(model, rec)["state"]
@@ -236,7 +236,8 @@ def test_a_hostile_track_name_is_text_in_the_states_report(tmp_path, page_parts)
     the plot), a line break and a byte that is not UTF-8: the report is made, its tables written, nothing from the name
     is live, and the title, the heading, the tables' folder and the record's name show it as text (the byte as �)."""
     import html, re
-    from facegps.view.report import plain_text, report_name
+    from facegps.view.report import plain_text
+    from facegps.runs.runner import report_name
     track, _ = blocks_track(tmp_path / os.fsdecode(b'<img src=x onerror=alert(1)> "q" *b* $\\foo$\n# \xff.csv'), T=120)
     out = run("states", track, "--n-states", "2", "-o", tmp_path / "r")
     assert out.returncode == 0, out.stderr

@@ -88,7 +88,8 @@ def test_photos_saved_from_the_video_just_work(tmp_path, smile):
 
 def test_a_hostile_video_and_tag_name_are_text_in_the_tags_report(tmp_path, smile, page_parts):
     "Markup, Markdown, matplotlib math and a byte that is not UTF-8 in the video's and a tag's names: shown as text."
-    from facegps.view.report import plain_text, report_name
+    from facegps.view.report import plain_text
+    from facegps.runs.runner import report_name
     video = tmp_path / os.fsdecode(b'<img src=x onerror=alert(1)> *b* $\\foo$ \xff.mp4')
     shutil.copy(smile, video)
     refs = tmp_path / "refs"; refs.mkdir()

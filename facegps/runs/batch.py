@@ -23,7 +23,8 @@ from ..core import FaceGPSError, atomic_path, is_quiet, progress, write_text_ato
 from ..measure.video import image_files, VideoReader
 from ..measure.analyze import AnalysisParams
 from ..data import sample_video
-from ..view.report import run_report, video_summary
+from .runner import run_report
+from ..view.report import video_summary
 
 # %% ../../nbs/runs/03_batch.ipynb #03594dea
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp")

@@ -9,12 +9,12 @@ __all__ = ['EMOTIONS', 'STANDIN_NOTE', 'STANDIN_MARKER', 'PROTOTYPES', 'STANDIN_
            'SOURCE_LICENCES', 'FRAME_SIZE', 'FRAME_IOD', 'MIN_FOLD_MARGIN', 'VARIATION', 'STANDIN_SIZES',
            'STUDY_PARAMS', 'GRID', 'FEATURE_SETS', 'FER_CLASSES', 'FER_TO_EMOTION', 'XGB_PARAMS', 'PAPER',
            'STUDY_TEMPLATE', 'CKPlusError', 'read_label', 'list_sequences', 'emotion_muscles', 'source_path',
-           'standin_views', 'standin_face', 'fitting_intensities', 'render_sequence', 'subject_intensity',
-           'standin_variation', 'relit', 'source_notes', 'make_standin', 'muscle_features', 'field_features',
-           'similarity_align', 'landmark_features', 'load_sequence', 'sequence_features', 'feature_columns', 'FERModel',
-           'fer_muscle_weights', 'weighted_muscle_features', 'subject_folds', 'make_classifier', 'cross_validate',
-           'importance_by_muscle', 'extract_features', 'evaluate', 'study_manifest', 'run_study', 'run_study_report',
-           'plot_confusion', 'plot_importance_on_face']
+           'standin_views', 'standin_face', 'fitting_intensities', 'render_sequence', 'standin_head',
+           'subject_intensity', 'standin_variation', 'relit', 'source_notes', 'make_standin', 'muscle_features',
+           'field_features', 'similarity_align', 'landmark_features', 'load_sequence', 'sequence_features',
+           'feature_columns', 'FERModel', 'fer_muscle_weights', 'weighted_muscle_features', 'subject_folds',
+           'make_classifier', 'cross_validate', 'importance_by_muscle', 'extract_features', 'evaluate',
+           'study_manifest', 'run_study', 'run_study_report', 'plot_confusion', 'plot_importance_on_face']
 
 # %% ../../nbs/studies/02_ckplus.ipynb #47509460
 import functools, json, os, re, shutil, tempfile, warnings
@@ -226,7 +226,7 @@ def render_sequence(face: np.ndarray, landmarks: np.ndarray, aus: dict, n_frames
         frames.append(np.clip(np.rint(noisy), 0, 255).astype(np.uint8))
     return frames
 
-def _standin_head(n: int, rng, pose: dict | None = None) -> dict:
+def standin_head(n: int, rng, pose: dict | None = None) -> dict:
     """Small head motion for a stand-in sequence: roll ≤ 2°, yaw and pitch ≤ 3°, scale ± 2 %, shift ≤ 3 px, not at
     rest at the apex; `pose` (`standin_variation`) adds a fixed head pose for the whole sequence."""
     from facegps.bench.actionunits import head_curves
@@ -313,7 +313,7 @@ def make_standin(out_dir, size: str | None = None, seed: int = 0, quiet=None) ->
             n = int(rng.integers(f0, f1 + 1))
             inten = rng.uniform(i0, i1) * subject_intensity(subj, seed)
             aus = fitting_intensities(face, lm, {c: inten * v * rng.uniform(0.8, 1.2) for c, v in PROTOTYPES[emotion].items()})
-            frames = render_sequence(face, lm, aus, n, _standin_head(n, rng, var), seed=int(rng.integers(1 << 31)))
+            frames = render_sequence(face, lm, aus, n, standin_head(n, rng, var), seed=int(rng.integers(1 << 31)))
             img_dir = tmp / "cohn-kanade-images" / subj / seq
             img_dir.mkdir(parents=True)
             for t, f in enumerate(frames): cv2.imwrite(str(img_dir / f"{subj}_{seq}_{t + 1:08d}.png"), f)
@@ -423,7 +423,7 @@ def load_sequence(video_dir, apex: int | None = None) -> dict:
 def sequence_features(sequence) -> dict:
     """All features of one analysed sequence (`muscle_features`, `field_features`, `landmark_features`), from its
     output folder or what `load_sequence` read of it."""
-    from facegps.view.report import iod_px
+    from facegps.measure.outputs import iod_px
     s = sequence if isinstance(sequence, dict) else load_sequence(sequence)
     iod, a = iod_px(s["summary"]), s["apex"]
     ref = s["summary"].get("reference_frame") or 0
@@ -650,7 +650,7 @@ def run_study_report(data_dir, out_dir="reports", name: str = "ckplus", use_fer_
     """Run the CK+ study (`run_study`) from its papermill notebook and render the report: `<out_dir>/<name>.html`,
     the executed `<out_dir>/<name>.ipynb`, and the study's analyses and tables in `<out_dir>/<name>/`. The data
     folder is checked first (`list_sequences`), so a wrong folder fails before anything runs. Returns the HTML path."""
-    from facegps.view.report import execute_report
+    from facegps.runs.runner import execute_report
     list_sequences(data_dir)
     parameters = dict(data_dir=str(Path(data_dir).resolve()), out_dir=name, use_fer_weights=bool(use_fer_weights),
                       n_folds=int(n_folds), seed=int(seed), workers=int(workers or 0))

@@ -106,7 +106,7 @@ def make_hidden_standin(out_dir, size: str | None = None, seed: int = 0, quiet=N
     (3 subjects). Each video on one of its subject's base images, relit and turned as the CK+ stand-in's
     (`ckplus.standin_variation`), at an amplitude from the subject's range (`subject_amplitudes`). Seeded; written
     into a temporary folder and moved into place."""
-    from facegps.studies.ckplus import _standin_head, relit, render_sequence, source_notes, standin_face, standin_variation
+    from facegps.studies.ckplus import relit, render_sequence, source_notes, standin_face, standin_head, standin_variation
     from facegps.core import _env_true
     size = size or ("small" if _env_true("CI") else "full")
     if size not in HIDDEN_SIZES: raise ValueError(f"size must be one of {list(HIDDEN_SIZES)}, got {size!r}")
@@ -128,7 +128,7 @@ def make_hidden_standin(out_dir, size: str | None = None, seed: int = 0, quiet=N
             amp = float(rng.uniform(*subject_amplitudes(subj, seed)))
             aus = scaled_to_amplitude(img, lm, {c: v * rng.uniform(0.8, 1.2) for c, v in PROTOTYPES[emotion].items()}, amp)
             curve, apex = micro_curve(n, rng)
-            frames = render_sequence(img, lm, aus, n, _standin_head(n, rng, var), seed=int(rng.integers(1 << 31)), curve=curve)
+            frames = render_sequence(img, lm, aus, n, standin_head(n, rng, var), seed=int(rng.integers(1 << 31)), curve=curve)
             name = f"{subj}_{emotion}" + (f"_{k + 1}" if per > 1 else "")
             d = tmp / "videos" / name; d.mkdir(parents=True)
             for t, f in enumerate(frames): cv2.imwrite(str(d / f"{t:04d}.png"), f)
@@ -596,7 +596,7 @@ def run_study_report(data_dir, out_dir="reports", name: str = "hidden", device: 
     executed notebook, and the analyses, tables and checkpoints in `<out_dir>/<name>/`. The data folder and the
     device are checked first. Returns the HTML path."""
     from facegps.studies.fan import select_device
-    from facegps.view.report import execute_report
+    from facegps.runs.runner import execute_report
     study_sequences(data_dir); select_device(device)
     parameters = dict(data_dir=str(Path(data_dir).resolve()), out_dir=name, device=device, epochs=int(epochs or 0),
                       image_size=int(image_size or 0), width=int(width or 0), n_folds=int(n_folds), seed=int(seed),

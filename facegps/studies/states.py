@@ -25,7 +25,9 @@ from .ckplus import similarity_align
 from ..core import FaceGPSError, progress, valid_unicode, write_text_atomic
 from ..measure.analyze import analyze_video
 from ..measure.manifold import face_frame, load_template
-from ..view.report import execute_report, iod_px, read_frames, report_name
+from ..runs.runner import execute_report, report_name
+from ..measure.outputs import iod_px
+from ..view.report import read_frames
 from ..measure.store import npz_member
 from ..measure.video import image_files, probe_video
 

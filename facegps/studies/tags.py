@@ -26,7 +26,7 @@ from .ckplus import FERModel, similarity_align
 from .identity import analyze_identities, color_frames
 from ..measure.landmarks import image_landmarks
 from ..measure.manifold import face_frame, load_template
-from ..view.report import execute_report, report_name
+from ..runs.runner import execute_report, report_name
 
 
 # %% ../../nbs/studies/07_tags.ipynb #a7366b4a

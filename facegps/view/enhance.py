@@ -21,7 +21,7 @@ from ..core import FaceGPSError, progress, write_text_atomic
 from ..measure.analyze import analyze_video
 from ..measure.manifold import eye_centres
 from ..measure.overlay import canonical_vectors_to_frame, draw_vector_field, H264Writer
-from .report import iod_px
+from ..measure.outputs import iod_px
 from ..measure.store import npz_member
 from ..measure.video import VideoReader
 

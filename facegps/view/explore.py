@@ -21,7 +21,8 @@ from ..measure.video import open_capture
 from ..measure.affine import default_warp
 from ..measure.overlay import canonical_vectors_to_frame, draw_vector_field, magnitude_scale
 from ..measure.pose import canonical_vertices
-from .report import baseline_mask, counted_activations, iod_px
+from .report import baseline_mask, counted_activations
+from ..measure.outputs import iod_px
 
 
 # %% ../../nbs/view/02_explore.ipynb #09ad4100
