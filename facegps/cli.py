@@ -15,6 +15,13 @@ import facegps
 from .core import FaceGPSError
 from .data import SAMPLE_IMAGES, SAMPLE_MODELS, SAMPLE_VIDEOS, SampleDataError, fetch_sample, sample_video
 from .runs.jobs import landmark_job
+from .measure.mks import MUSCLES
+from .measure.video import probe_video
+
+# A command's own modules are imported in the function that runs it (each such import says `# lazy`): at this head they
+# would cost every `facegps` call, `--help` included, about 1 s more (measured after this head, on 2 cores: the
+# analysis 0.2 s, the report runner or the batches 0.5-0.6 s, a study 0.6-0.8 s, all of them 0.95 s; even the export
+# and FAN's device check, 0.01 s). The two above are loaded by `--help` anyway (its analysis options).
 
 # the accuracy benchmark's configurations (`facegps.bench.bench.BENCH_CONFIGS`, checked below), named here so that
 # `facegps --help` need not import the analysis
@@ -28,7 +35,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _check_message(name: str, value):
     "What `AnalysisParams.check` says about parameter `name` = `value` ('must be ..., got ...'), or None when it is valid."
-    from facegps.measure.analyze import AnalysisParams
+    from facegps.measure.analyze import AnalysisParams  # lazy
     try: AnalysisParams(**{name: value}).check()
     except (ValueError, TypeError) as e:
         # a command line has no None: "None or a frame index >= 0" is "a frame index >= 0" there
@@ -37,7 +44,7 @@ def _check_message(name: str, value):
 
 def _rule(name: str) -> str | None:
     "What parameter `name` may be on a command line (`param_rule`; a command line has no None)."
-    from facegps.measure.analyze import param_rule
+    from facegps.measure.analyze import param_rule  # lazy
     rule = param_rule(name)
     return rule.replace("None or ", "") if rule else None
 
@@ -90,8 +97,7 @@ def _add_common(p):
 
 def _add_analysis_options(p):
     "One option per `AnalysisParams` field, with its help, default and the values it may take, as its `param` declares them."
-    from facegps.measure.analyze import AnalysisParams, PARAM_HELP
-    from facegps.measure.mks import MUSCLES
+    from facegps.measure.analyze import AnalysisParams, PARAM_HELP  # lazy
     import dataclasses
     for f in dataclasses.fields(AnalysisParams):
         if f.name == "muscle_weights": continue
@@ -410,7 +416,6 @@ def check_video(path) -> Path:
     """`path` if it opens as a video (a file, or a folder of images: an image sequence); else `VideoError` naming it:
     missing, a folder without images, empty, a still image (FFmpeg would read a JPEG renamed `.mp4` as a one-image
     'video' of unknown length), or not a readable video."""
-    from facegps.measure.video import probe_video
     path = Path(path)
     probe_video(path)                 # names each of those problems (`facegps.measure.video`), still images included
     return path
@@ -451,7 +456,7 @@ def _fetch(args) -> int:
     return 0
 
 def _export(args) -> int:
-    from facegps.measure.export import export_analysis
+    from facegps.measure.export import export_analysis  # lazy
     print(export_analysis(args.analysis, args.format, args.out))
     return 0
 
@@ -465,7 +470,7 @@ def _landmarks(args) -> int:
 
 def _analysis_params(args) -> dict:
     "The analysis parameters given on the command line (all `AnalysisParams` fields; each checked by the parser)."
-    from facegps.measure.analyze import AnalysisParams
+    from facegps.measure.analyze import AnalysisParams  # lazy
     import dataclasses
     params = {f.name: getattr(args, f.name) for f in dataclasses.fields(AnalysisParams)}
     try: AnalysisParams(**params).check()          # each was checked alone by the parser; together, once more
@@ -474,12 +479,12 @@ def _analysis_params(args) -> dict:
 
 def _changed_params(args) -> dict:
     "Only the analysis parameters that differ from their defaults (what the report records as its parameters)."
-    from facegps.measure.analyze import AnalysisParams
+    from facegps.measure.analyze import AnalysisParams  # lazy
     defaults = AnalysisParams()
     return {k: v for k, v in _analysis_params(args).items() if v != getattr(defaults, k)}
 
 def _report(args) -> int:
-    from facegps.runs.runner import run_report
+    from facegps.runs.runner import run_report  # lazy
     if args.command == "demo": video, name, params = sample_video("smile"), "smile", {}
     else: video, name, params = check_video(args.video), args.name, _changed_params(args)
     check_out_dir(args.out)
@@ -489,7 +494,7 @@ def _report(args) -> int:
     return 0
 
 def _batch(args) -> int:
-    from facegps.runs.batch import run_batch
+    from facegps.runs.batch import run_batch  # lazy
     check_out_dir(args.out)
     s = run_batch(args.input, args.out, _changed_params(args), report=args.report, scheduler=args.scheduler,
                   n_workers=args.workers, quiet=True if args.quiet else None)
@@ -501,7 +506,7 @@ def _batch(args) -> int:
     return 1 if len(failed) else 0
 
 def _analyze(args) -> int:
-    from facegps.measure.analyze import analyze_video
+    from facegps.measure.analyze import analyze_video  # lazy
     video, params = check_video(args.video), _analysis_params(args)
     check_out_dir(args.out)
     if getattr(args, "faces", "one") == "all": return _analyze_people(video, args, params)
@@ -516,7 +521,7 @@ def _analyze(args) -> int:
     return 0
 
 def _analyze_people(video, args, params: dict) -> int:
-    from facegps.studies.identity import analyze_identities
+    from facegps.studies.identity import analyze_identities  # lazy
     params.pop("face", None)
     ids, res = analyze_identities(video, args.out, params=params, max_faces=max(params.pop("max_faces", 4), 4),
                                   quiet=True if args.quiet else None)
@@ -530,7 +535,7 @@ def _analyze_people(video, args, params: dict) -> int:
 
 def _study(args) -> int:
     import pandas as pd
-    from facegps.studies import ckplus
+    from facegps.studies import ckplus  # lazy
     data, out = Path(args.data), check_out_dir(args.out)
     quiet = True if args.quiet else None
     if args.which == "hidden": return _study_hidden(args, data, out, quiet)
@@ -549,7 +554,7 @@ def _study(args) -> int:
 
 def _states(args) -> int:
     import pandas as pd
-    from facegps.studies.states import run_states_report
+    from facegps.studies.states import run_states_report  # lazy
     out = check_out_dir(args.out)
     html = run_states_report(args.input, out, n_states=args.n_states, features=args.features, seed=args.seed,
                              by=args.by, fps=args.fps, quiet=True if args.quiet else None)
@@ -565,8 +570,8 @@ def _states(args) -> int:
 
 def _study_hidden(args, data: Path, out: Path, quiet) -> int:
     import pandas as pd
-    from facegps.studies import hidden
-    from facegps.studies.fan import select_device
+    from facegps.studies import hidden  # lazy
+    from facegps.studies.fan import select_device  # lazy
     select_device(args.device)                           # a missing GPU fails before a stand-in is rendered
     if args.make_standin:
         if (data / "hidden" / hidden.STANDIN_MARKER).exists(): _say(f"using the stand-in already in {data}")
@@ -584,7 +589,7 @@ def _study_hidden(args, data: Path, out: Path, quiet) -> int:
     return 0
 
 def _enhance(args) -> int:
-    from facegps.view.enhance import enhance_video
+    from facegps.view.enhance import enhance_video  # lazy
     src = Path(args.video)
     video = src if (src / "summary.json").is_file() else check_video(src)
     out = check_out_dir(args.out)
@@ -597,7 +602,7 @@ def _enhance(args) -> int:
 
 def _tag(args) -> int:
     import pandas as pd
-    from facegps.studies.tags import run_tags_report
+    from facegps.studies.tags import run_tags_report  # lazy
     video, out = check_video(args.video), check_out_dir(args.out)
     html = run_tags_report(video, args.refs, out, faces=args.faces, embedding=args.embedding, threshold=args.threshold,
                            quiet=True if args.quiet else None)
@@ -612,11 +617,11 @@ def _tag(args) -> int:
     return 0
 
 def _bench(args) -> int:
-    from facegps.bench import bench
+    from facegps.bench import bench  # lazy
     out = Path(args.out) if args.out else None
     if out: out.mkdir(parents=True, exist_ok=True)
     if args.which == "batch":
-        from facegps.runs.batch import bench_batch
+        from facegps.runs.batch import bench_batch  # lazy
         print(f"machine: {bench.machine_description()}")
         tables = {"batch": bench_batch(args.videos, tuple(args.workers))}
     elif args.which == "accuracy":

@@ -25,6 +25,7 @@ from ..measure.analyze import AnalysisParams
 from ..data import sample_video
 from .runner import run_report
 from ..view.report import video_summary
+import facegps.measure.analyze as analysis
 
 # %% ../../nbs/runs/03_batch.ipynb #03594dea
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp")
@@ -229,7 +230,6 @@ def analyze_task(task: VideoTask, out, params: dict, report: bool = False) -> di
     returned as `status="failed"`, `error="<type>: <message>"`; a failed video leaves nothing in `out` (but the
     executed notebook of a failed report)."""
     import cv2
-    import facegps.measure.analyze as analysis
     cv2.setNumThreads(1)
     threads, analysis.PIPELINE_THREADS = analysis.PIPELINE_THREADS, 0   # one core per task: no pipeline threads
     t0 = time.perf_counter()

@@ -16,6 +16,7 @@ from pathlib import Path
 import facegps
 from ..core import FaceGPSError, is_quiet, valid_unicode, write_text_atomic
 from ..view.report import clean_page_html, plain_text
+import facegps.core as core
 
 # %% ../../nbs/runs/02_runner.ipynb #54d93e22
 REPORT_TEMPLATE = Path(facegps.__file__).parent / "assets" / "analysis_report.ipynb"   # the papermill template
@@ -85,7 +86,6 @@ def report_progress(path=""):
     if not path:
         yield True
         return
-    import facegps.core as core
     from tqdm.std import tqdm as text_tqdm
     saved = core.tqdm
     with open(path, "a", encoding="utf-8") as f:

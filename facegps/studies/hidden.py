@@ -23,8 +23,19 @@ import numpy as np
 import pandas as pd
 
 import facegps
-from ..core import FaceGPSError, progress, write_text_atomic
-from .ckplus import EMOTIONS, PROTOTYPES, STANDIN_FACES, STANDIN_MARKER, STANDIN_NOTE
+from ..core import FaceGPSError, progress, write_text_atomic, _env_true
+from .ckplus import (EMOTIONS, PROTOTYPES, STANDIN_FACES, STANDIN_MARKER, STANDIN_NOTE, VARIATION,
+                                    subject_intensity, relit, render_sequence, source_notes, standin_face, standin_head,
+                                    standin_variation, make_standin, list_sequences, FER_CLASSES, FER_TO_EMOTION,
+                                    FERModel, cross_validate, subject_folds, extract_features, feature_columns)
+from ..bench.actionunits import au_curve, au_field, face_frame
+from ..view.enhance import enhance_analysis
+from ..runs.batch import video_dir, run_batch
+from .fan import (fer_encoder, ENCODERS, predict_fan, predict_pretrained_fan, save_checkpoint, train_fan,
+                                 train_pretrained_fan, select_device)
+from ..measure.store import npz_member
+from ..measure.video import VideoReader
+from ..runs.runner import execute_report
 
 # %% ../../nbs/studies/05_hidden_emotions.ipynb #f6c55e98
 class HiddenError(FaceGPSError):
@@ -75,7 +86,6 @@ HIDDEN_FRAMES = (16, 20)               # frames per hidden video (min, max)
 
 def micro_curve(n_frames: int, rng) -> tuple:
     "(intensity over `n_frames` frames, apex frame) of a micro-expression: neutral, a 2–4 frame onset, a 2–5 frame apex, a 3–5 frame offset."
-    from facegps.bench.actionunits import au_curve
     onset = float(rng.integers(2, 5)); apex = onset + float(rng.integers(2, 5))
     offset = min(apex + float(rng.integers(2, 6)), n_frames - 1.0)
     curve = au_curve(n_frames, onset, apex, offset, end=offset + float(rng.integers(3, 6)))
@@ -83,7 +93,6 @@ def micro_curve(n_frames: int, rng) -> tuple:
 
 def scaled_to_amplitude(face: np.ndarray, landmarks: np.ndarray, aus: dict, amplitude_iod: float) -> dict:
     "`aus` (code → relative intensity) scaled so that the expression's largest displacement on `face` is `amplitude_iod` of the IOD."
-    from facegps.bench.actionunits import au_field, face_frame
     u = sum(k * au_field(landmarks, face.shape, {c: 1.0}) for c, k in aus.items())
     peak = float(np.linalg.norm(u, axis=-1).max()) / face_frame(landmarks)[3]
     return {c: k * amplitude_iod / peak for c, k in aus.items()}
@@ -92,7 +101,6 @@ def subject_amplitudes(subject: str, seed: int = 0) -> tuple:
     """The range of micro-expression amplitudes (fraction of the IOD) of `subject`: a window two thirds as wide as
     `HIDDEN_AMPLITUDE_IOD`, placed inside it by the subject's own intensity factor (`ckplus.subject_intensity`): a
     subject who poses strongly also leaks more."""
-    from facegps.studies.ckplus import VARIATION, subject_intensity
     lo, hi = HIDDEN_AMPLITUDE_IOD
     lo_f, hi_f = VARIATION["subject_intensity"]
     u = (subject_intensity(subject, seed) - lo_f) / (hi_f - lo_f)             # 0…1
@@ -106,8 +114,6 @@ def make_hidden_standin(out_dir, size: str | None = None, seed: int = 0, quiet=N
     (3 subjects). Each video on one of its subject's base images, relit and turned as the CK+ stand-in's
     (`ckplus.standin_variation`), at an amplitude from the subject's range (`subject_amplitudes`). Seeded; written
     into a temporary folder and moved into place."""
-    from facegps.studies.ckplus import relit, render_sequence, source_notes, standin_face, standin_head, standin_variation
-    from facegps.core import _env_true
     size = size or ("small" if _env_true("CI") else "full")
     if size not in HIDDEN_SIZES: raise ValueError(f"size must be one of {list(HIDDEN_SIZES)}, got {size!r}")
     n_subj, per = HIDDEN_SIZES[size]
@@ -151,7 +157,6 @@ def make_hidden_standin(out_dir, size: str | None = None, seed: int = 0, quiet=N
 
 def make_study_standin(data_dir, size: str | None = None, seed: int = 0, quiet=None) -> Path:
     "Both stand-ins of the study in `data_dir`: `ckplus/` (`ckplus.make_standin`) and `hidden/` (`make_hidden_standin`), same `size`."
-    from facegps.studies.ckplus import make_standin
     data = Path(data_dir)
     if data.exists() and any(data.iterdir()): raise FaceGPSError("exists and is not empty; give a new folder", data)
     make_standin(data / "ckplus", size, seed=seed, quiet=quiet)
@@ -170,7 +175,6 @@ def study_sequences(data_dir) -> pd.DataFrame:
     """The study's sequences in `data_dir`: `ckplus/` (CK+ as it ships, `ckplus.list_sequences`) and, when present,
     `hidden/` (`read_hidden_labels`). One row each: `source` ("CK+" or "hidden"), `id` (unique across both), `subject`,
     `label`, `emotion`, `path`, `apex` (−1: unknown). `attrs["standin"]`: per source, whether it is a stand-in."""
-    from facegps.studies.ckplus import list_sequences
     data = Path(data_dir)
     if not (data / "ckplus").is_dir():
         raise HiddenError("not a study folder: it needs ckplus/ (CK+ as it ships) and optionally hidden/ (videos + labels.csv)", data)
@@ -222,7 +226,6 @@ def sequence_inputs(analysis_dir, partner_dir, k: int, image_size: int, fer_size
     `image_size`; the arrows are drawn on that crop, so none is thinned away by a later resize); with `fer_size`, the
     same again at that size for the pretrained encoder (`fer_plain`, …; the same arrays when the sizes agree). `mask`
     (k: frame present), `arrow_fraction` and `arrow_fraction_fer` (mean over the frames, at each size), `frames`."""
-    from facegps.view.enhance import enhance_analysis
     frames = pd.read_parquet(Path(analysis_dir) / "frames.parquet", columns=["face_found"])
     idx = evenly_spaced(frames["face_found"].to_numpy(bool), k)
     out = dict(frames=idx, mask=np.zeros(k, bool))
@@ -247,7 +250,6 @@ def build_inputs(batch_dir, sequences: pd.DataFrame, k: int = 8, image_size: int
     `enhanced`, `shuffled` (N×k×S×S×3 uint8 at `image_size`) and with `fer_size` `fer_plain`, … (at that size), `mask`
     (N×k), `arrow_fraction`, `arrow_fraction_fer` (N), `partner` (row of the sequence whose field the shuffled input
     draws), `analysed` (N: the analysis finished and found a face)."""
-    from facegps.runs.batch import video_dir
     partner = shuffled_partners(sequences, seed)
     n = len(sequences)
     kinds = ("plain", "enhanced", "shuffled")
@@ -268,7 +270,6 @@ def encoder_inputs(crops: np.ndarray, quiet=None, desc: str = "FER encoder") -> 
     """What the pretrained encoder needs of N×k face crops (uint8): `trunk` and `trunk_flip` (N×k×8×8×64, the crops and
     their mirror images through the FER2013 CNN up to its third residual block; what a fine-tuned FAN starts from),
     `features` and `features_flip` (N×k×2,048, the rest of the frozen CNN on them). Computed once per crop."""
-    from facegps.studies.fan import fer_encoder
     enc = fer_encoder()
     N, k = crops.shape[:2]
     flat = crops.reshape((N * k,) + crops.shape[2:])
@@ -301,7 +302,6 @@ def cross_validate_fan(X: np.ndarray, mask: np.ndarray, y: np.ndarray, folds: li
     DataFrame: `fold`, `epoch`, `loss`, `train_acc`, `val_loss`, `val_acc`, …), `best_epoch`, `seconds_per_epoch`
     (per fold), `seconds` (all folds), `device`. Checkpoints: `<checkpoint_dir>/<tag>_fold<k>.npz`."""
     import time
-    from facegps.studies.fan import ENCODERS, predict_fan, predict_pretrained_fan, save_checkpoint, train_fan, train_pretrained_fan
     if encoder not in ENCODERS: raise ValueError(f"encoder must be one of {ENCODERS}")
     y = np.asarray(y)
     pred, acc, curves, spe, best, dev = np.full(len(y), -1), [], [], [], [], ""
@@ -354,10 +354,6 @@ def fer_visibility(batch_dir, sequences: pd.DataFrame, n_folds: int = 10, seed: 
     `fer_change_cv %` (logistic regression on the probability change first → apex, subject-independent folds as the
     study's), `chance %` (the largest class share) and `sequences`."""
     from sklearn.linear_model import LogisticRegression
-    from facegps.runs.batch import video_dir
-    from facegps.studies.ckplus import FER_CLASSES, FER_TO_EMOTION, FERModel, cross_validate, subject_folds
-    from facegps.measure.store import npz_member
-    from facegps.measure.video import VideoReader
     fer, rows = FERModel(), []
     for src, g in sequences.groupby("source", sort=False):
         top1, change, y, subjects = [], [], [], []
@@ -388,7 +384,6 @@ def study_defaults(device: str = "cpu") -> dict:
     weights, the frozen and the fine-tuned pretrained encoder. On a GPU the DISC hidden-emotion paper's size (224 px,
     the standard ResNet-18 of width 64); on a CPU the small configuration (64 px, width 8; the whole study on the small
     stand-in within 15 minutes on 2 cores); under `$CI` a tiny one (64 px, width 8, 2–3 epochs, 6 frames)."""
-    from facegps.core import _env_true
     if _env_true("CI"): return dict(image_size=64, width=8, frames_per_sequence=6,
                                     epochs={"trained": 2, "pretrained, frozen": 3, "pretrained, fine-tuned": 2})
     if device == "gpu": return dict(image_size=224, width=64, frames_per_sequence=8,
@@ -402,7 +397,6 @@ def _row(condition: str, encoder: str) -> str: return f"{condition} ({encoder})"
 
 def study_rows() -> list:
     "The study's FAN rows, `_row(condition, encoder)`, encoders outermost (`fan.ENCODERS` × `CONDITIONS`)."
-    from facegps.studies.fan import ENCODERS
     return [_row(c, e) for e in ENCODERS for c in CONDITIONS]
 
 def run_study(data_dir, out_dir, device: str = "cpu", epochs: int | None = None, image_size: int | None = None,
@@ -420,9 +414,6 @@ def run_study(data_dir, out_dir, device: str = "cpu", epochs: int | None = None,
     row), %), `summary.csv`, `paired_tests.csv`, `fer_visibility.csv`, `arrow_coverage.csv`, `curves.csv`,
     `checkpoints/`, `study.json` (last; with the time of each step). Returns the tables and `meta`."""
     import time
-    from facegps.runs.batch import run_batch, video_dir
-    from facegps.studies.ckplus import cross_validate, extract_features, feature_columns, subject_folds
-    from facegps.studies.fan import ENCODERS, select_device
     select_device(device)                                               # a missing GPU fails before any work
     encoders = tuple(encoders or ENCODERS)
     cfg = study_defaults(device)
@@ -595,8 +586,6 @@ def run_study_report(data_dir, out_dir="reports", name: str = "hidden", device: 
     """Run the study (`run_study`) from its papermill notebook and render the report: `<out_dir>/<name>.html`, the
     executed notebook, and the analyses, tables and checkpoints in `<out_dir>/<name>/`. The data folder and the
     device are checked first. Returns the HTML path."""
-    from facegps.studies.fan import select_device
-    from facegps.runs.runner import execute_report
     study_sequences(data_dir); select_device(device)
     parameters = dict(data_dir=str(Path(data_dir).resolve()), out_dir=name, device=device, epochs=int(epochs or 0),
                       image_size=int(image_size or 0), width=int(width or 0), n_folds=int(n_folds), seed=int(seed),
