@@ -416,9 +416,7 @@ def run_study(data_dir, out_dir, device: str = "cpu", epochs: int | None = None,
     import time
     select_device(device)                                               # a missing GPU fails before any work
     encoders = tuple(encoders or ENCODERS)
-    cfg = study_defaults(device)
-    cfg.update({k: v for k, v in dict(image_size=image_size, width=width, frames_per_sequence=frames_per_sequence).items() if v is not None})
-    if epochs is not None: cfg["epochs"] = {e: int(epochs) for e in cfg["epochs"]}
+    cfg = _study_config(device, epochs, image_size, width, frames_per_sequence)
     times, clock = {}, time.perf_counter()
     def lap(name):
         nonlocal clock
@@ -426,10 +424,7 @@ def run_study(data_dir, out_dir, device: str = "cpu", epochs: int | None = None,
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     (out / "study.json").unlink(missing_ok=True)                        # the finished marker goes last
     seqs = study_sequences(data_dir)
-    manifest = out / "analyses" / "manifest.csv"; manifest.parent.mkdir(parents=True, exist_ok=True)
-    seqs[["path", "id", "source", "subject", "label", "emotion"]].to_csv(manifest, index=False)
-    batch = run_batch(manifest, out / "analyses", params=STUDY_PARAMS, n_workers=workers, quiet=quiet)
-    failed = batch.loc[batch["status"] == "failed", ["video", "error"]]
+    failed = _analyse_sequences(seqs, out / "analyses", workers, quiet)
     lap("analyses")
     pre = [e for e in encoders if e != "trained"]
     inputs = build_inputs(out / "analyses", seqs, cfg["frames_per_sequence"], cfg["image_size"], seed,
@@ -438,48 +433,21 @@ def run_study(data_dir, out_dir, device: str = "cpu", epochs: int | None = None,
     enc_in = {c: encoder_inputs(inputs["fer_" + c], quiet, f"FER encoder, {c}") for c in CONDITIONS.values()} if pre else {}
     lap("encoder inputs")
     keep = inputs["analysed"]
-    y, subj, src = seqs["label"].to_numpy(), seqs["subject"].to_numpy(), seqs["source"].to_numpy()
-    apex = seqs["apex"].to_numpy().copy()                              # hidden videos peak mid-video: find the apex
-    for i in np.flatnonzero(keep & (src == "hidden") & (apex < 0)):
-        apex[i] = apex_frame(pd.read_parquet(video_dir(out / "analyses", seqs["id"].iloc[i]) / "frames.parquet"))
-    feats = extract_features(out / "analyses", seqs[keep].assign(apex=apex[keep]), use_fer_weights=False,
-                             quiet=quiet).set_index("id")
+    feats = _apex_features(seqs, keep, out / "analyses", quiet)
     lap("features")
+    y, subj, src = seqs["label"].to_numpy(), seqs["subject"].to_numpy(), seqs["source"].to_numpy()
     per_fold, tests, curves, folds_of, timing = {}, [], [], {}, {}
-    columns = {c: s for c, s in DATA_COLUMNS.items() if all(x in set(src) for x in s)}
-    for col, sources in columns.items():
+    train = dict(cfg=cfg, batch_size=batch_size, lr=lr, seed=seed, device=device, checkpoints=out / "checkpoints", quiet=quiet)
+    for col, sources in ((c, s) for c, s in DATA_COLUMNS.items() if all(x in set(src) for x in s)):
         rows = np.flatnonzero(keep & np.isin(src, sources))
         folds = [(rows[tr], rows[te]) for tr, te in subject_folds(y[rows], subj[rows], n_folds, seed)]
         folds_of[col] = [sorted(set(subj[te])) for _, te in folds]
         for enc in encoders:
-            for name, kind in CONDITIONS.items():
-                tag, row = f"{col} {_row(name, enc)}", _row(name, enc)
-                if enc == "trained":
-                    X, Xf = inputs[kind], None
-                    args = dict(epochs=cfg["epochs"][enc], width=cfg["width"], batch_size=batch_size, lr=lr, seed=seed, device=device)
-                else:
-                    part = "trunk" if enc.endswith("fine-tuned") else "features"
-                    X, Xf = enc_in[kind][part], enc_in[kind][part + "_flip"]
-                    args = dict(epochs=cfg["epochs"][enc], batch_size=batch_size, seed=seed, device=device, **PRETRAINED_ARGS)
-                res = cross_validate_fan(X, inputs["mask"], y, folds, args, out / "checkpoints", tag, quiet, encoder=enc,
-                                         Xflip=Xf, subjects=subj, seed=seed)
-                per_fold[(col, row)] = res["accuracy"]
-                curves.append(res["curves"].assign(column=col, row=row, encoder=enc, input=name)); timing[tag] = res
-            for name in ("FAN+DISC", "FAN+DISC, shuffled arrows"):
-                tests.append(dict(column=col, encoder=enc, comparison=f"{name} − FAN",
-                                  **paired_test(per_fold[(col, _row("FAN", enc))], per_fold[(col, _row(name, enc))])))
-        position = {r: i for i, r in enumerate(rows)}
-        local = [(np.array([position[i] for i in tr]), np.array([position[i] for i in te])) for tr, te in folds]
-        F = feats.loc[seqs["id"].to_numpy()[rows]]
-        for name, feature_set in REFERENCE_ROWS.items():
-            res = cross_validate(F[feature_columns(F, feature_set)].to_numpy(float), y[rows], local, seed=seed)
-            per_fold[(col, name)] = [100 * a for a in res["accuracy"]]
+            _fan_rows(col, enc, inputs, enc_in, y, subj, folds, train, per_fold, curves, timing)
+            tests += _paired_tests(col, enc, per_fold)
+        _reference_rows(col, rows, folds, feats, seqs["id"].to_numpy(), y, seed, per_fold)
     lap("training and references")
-    n_f = max(len(v) for v in per_fold.values())
-    pf = pd.DataFrame({k: v + [np.nan] * (n_f - len(v)) for k, v in per_fold.items()},
-                      index=pd.RangeIndex(1, n_f + 1, name="fold"))
-    pf.columns = pd.MultiIndex.from_tuples(pf.columns, names=["data", "row"])
-    summary = pd.DataFrame({"mean %": pf.mean(), "sd %": pf.std(ddof=1), "folds": pf.count()})
+    pf, summary = _fold_table(per_fold)
     vis = fer_visibility(out / "analyses", seqs[keep], n_folds, seed, quiet)
     lap("FER visibility")
     cover = seqs[["source", "id", "subject", "emotion"]].assign(
@@ -487,29 +455,101 @@ def run_study(data_dir, out_dir, device: str = "cpu", epochs: int | None = None,
     standin = seqs.attrs["standin"]
     data_note = "; ".join(f"{s}: {'semi-synthetic stand-in' if standin.get(s) else 'recorded'}" for s in standin)
     tests = pd.DataFrame(tests)
-    flat = pf.copy(); flat.columns = [f"{c} | {r}" for c, r in pf.columns]
-    for name, t in (("per_fold_accuracy", flat), ("summary", summary.reset_index().set_index(["data", "row"])),
-                    ("paired_tests", tests.set_index(["column", "encoder", "comparison"])), ("fer_visibility", vis),
-                    ("arrow_coverage", cover.set_index("id"))):
-        t.assign(data_kind=data_note).to_csv(out / f"{name}.csv")
     curves = pd.concat(curves, ignore_index=True)
-    curves.to_csv(out / "curves.csv", index=False)
-    spe = {tag: float(np.median(r["seconds_per_epoch"])) for tag, r in timing.items()}
+    _write_study_tables(out, pf, summary, tests, vis, cover, curves, data_note)
     per_source = seqs[keep].groupby("source").agg(sequences=("id", "size"), subjects=("subject", "nunique"))
     meta = dict(data_dir=str(Path(data_dir).resolve()), standin=standin, data_kind=data_note, sequences=len(seqs),
                 analysed=int(keep.sum()), failed=failed.to_dict("records"), subjects=int(pd.Series(subj).nunique()),
                 per_source=per_source.to_dict("index"), encoders=list(encoders),
                 config=dict(cfg, batch_size=batch_size, lr=lr, seed=seed, n_folds=n_folds, pretrained=PRETRAINED_ARGS,
                             fer_crop=FER_CROP if pre else None),
-                device=device, device_name=next(iter(timing.values()))["device"] if timing else "", seconds_per_epoch=spe,
-                seconds_per_row={tag: round(r["seconds"], 1) for tag, r in timing.items()}, seconds=times,
-                best_epoch={tag: r["best_epoch"] for tag, r in timing.items()},
-                folds=folds_of, arrow_fraction_mean=float(np.nanmean(inputs["arrow_fraction"])),
+                device=device, **_timing_meta(timing), seconds=times, folds=folds_of,
+                arrow_fraction_mean=float(np.nanmean(inputs["arrow_fraction"])),
                 arrow_fraction_fer_mean=float(np.nanmean(inputs["arrow_fraction_fer"])) if pre else None,
                 notes=[n for s, n in (("CK+", "CK+: " + STANDIN_NOTE), ("hidden", HIDDEN_NOTE)) if standin.get(s)])
     write_text_atomic(out / "study.json", json.dumps(meta, indent=2, default=str))
     return dict(per_fold=pf, summary=summary, tests=tests, visibility=vis, coverage=cover, meta=meta,
                 curves=curves, sequences=seqs, inputs=inputs)
+
+def _study_config(device: str, epochs, image_size, width, frames_per_sequence) -> dict:
+    "`study_defaults(device)` with the arguments that were given; `epochs`, when given, for every encoder."
+    cfg = study_defaults(device)
+    cfg.update({k: v for k, v in dict(image_size=image_size, width=width, frames_per_sequence=frames_per_sequence).items() if v is not None})
+    if epochs is not None: cfg["epochs"] = {e: int(epochs) for e in cfg["epochs"]}
+    return cfg
+
+def _analyse_sequences(seqs: pd.DataFrame, folder: Path, workers, quiet) -> pd.DataFrame:
+    "Every sequence analysed into `folder` (a resumable Dask batch over `folder`/manifest.csv); the failed ones (video, error)."
+    manifest = folder / "manifest.csv"; manifest.parent.mkdir(parents=True, exist_ok=True)
+    seqs[["path", "id", "source", "subject", "label", "emotion"]].to_csv(manifest, index=False)
+    batch = run_batch(manifest, folder, params=STUDY_PARAMS, n_workers=workers, quiet=quiet)
+    return batch.loc[batch["status"] == "failed", ["video", "error"]]
+
+def _apex_features(seqs: pd.DataFrame, keep: np.ndarray, folder: Path, quiet) -> pd.DataFrame:
+    "The `ckplus` features of the analysed sequences (`keep`) at their apex (a hidden video's found by `apex_frame`), by id."
+    apex, src = seqs["apex"].to_numpy().copy(), seqs["source"].to_numpy()
+    for i in np.flatnonzero(keep & (src == "hidden") & (apex < 0)):    # hidden videos peak mid-video: find the apex
+        apex[i] = apex_frame(pd.read_parquet(video_dir(folder, seqs["id"].iloc[i]) / "frames.parquet"))
+    return extract_features(folder, seqs[keep].assign(apex=apex[keep]), use_fer_weights=False, quiet=quiet).set_index("id")
+
+def _fan_rows(col: str, enc: str, inputs: dict, enc_in: dict, y, subj, folds, train: dict, per_fold: dict, curves: list,
+              timing: dict):
+    "FAN with encoder `enc` on each input of `CONDITIONS` of data column `col`, cross-validated on `folds`: into `per_fold`, `curves`, `timing`."
+    cfg = train["cfg"]
+    for name, kind in CONDITIONS.items():
+        tag, row = f"{col} {_row(name, enc)}", _row(name, enc)
+        if enc == "trained":
+            X, Xf = inputs[kind], None
+            args = dict(epochs=cfg["epochs"][enc], width=cfg["width"], batch_size=train["batch_size"], lr=train["lr"],
+                        seed=train["seed"], device=train["device"])
+        else:
+            part = "trunk" if enc.endswith("fine-tuned") else "features"
+            X, Xf = enc_in[kind][part], enc_in[kind][part + "_flip"]
+            args = dict(epochs=cfg["epochs"][enc], batch_size=train["batch_size"], seed=train["seed"], device=train["device"],
+                        **PRETRAINED_ARGS)
+        res = cross_validate_fan(X, inputs["mask"], y, folds, args, train["checkpoints"], tag, train["quiet"], encoder=enc,
+                                 Xflip=Xf, subjects=subj, seed=train["seed"])
+        per_fold[(col, row)] = res["accuracy"]
+        curves.append(res["curves"].assign(column=col, row=row, encoder=enc, input=name)); timing[tag] = res
+
+def _paired_tests(col: str, enc: str, per_fold: dict) -> list:
+    "The paired Wilcoxon tests of column `col` and encoder `enc`: FAN+DISC and the shuffled arrows, each against FAN."
+    return [dict(column=col, encoder=enc, comparison=f"{name} − FAN",
+                 **paired_test(per_fold[(col, _row("FAN", enc))], per_fold[(col, _row(name, enc))]))
+            for name in ("FAN+DISC", "FAN+DISC, shuffled arrows")]
+
+def _reference_rows(col: str, rows: np.ndarray, folds: list, feats: pd.DataFrame, ids: np.ndarray, y, seed: int, per_fold: dict):
+    "The `REFERENCE_ROWS` of column `col` (XGBoost on `feats` of its `rows`, the same `folds`), into `per_fold` (%)."
+    position = {r: i for i, r in enumerate(rows)}
+    local = [(np.array([position[i] for i in tr]), np.array([position[i] for i in te])) for tr, te in folds]
+    F = feats.loc[ids[rows]]
+    for name, feature_set in REFERENCE_ROWS.items():
+        res = cross_validate(F[feature_columns(F, feature_set)].to_numpy(float), y[rows], local, seed=seed)
+        per_fold[(col, name)] = [100 * a for a in res["accuracy"]]
+
+def _fold_table(per_fold: dict) -> tuple:
+    "(fold × (data, row) accuracies in %, padded with NaN; their mean, SD and count per row)."
+    n_f = max(len(v) for v in per_fold.values())
+    pf = pd.DataFrame({k: v + [np.nan] * (n_f - len(v)) for k, v in per_fold.items()},
+                      index=pd.RangeIndex(1, n_f + 1, name="fold"))
+    pf.columns = pd.MultiIndex.from_tuples(pf.columns, names=["data", "row"])
+    return pf, pd.DataFrame({"mean %": pf.mean(), "sd %": pf.std(ddof=1), "folds": pf.count()})
+
+def _write_study_tables(out: Path, pf, summary, tests, vis, cover, curves, data_note: str):
+    "The study's CSV tables in `out`, each with the `data_kind` column that says what the data is."
+    flat = pf.copy(); flat.columns = [f"{c} | {r}" for c, r in pf.columns]
+    for name, t in (("per_fold_accuracy", flat), ("summary", summary.reset_index().set_index(["data", "row"])),
+                    ("paired_tests", tests.set_index(["column", "encoder", "comparison"])), ("fer_visibility", vis),
+                    ("arrow_coverage", cover.set_index("id"))):
+        t.assign(data_kind=data_note).to_csv(out / f"{name}.csv")
+    curves.to_csv(out / "curves.csv", index=False)
+
+def _timing_meta(timing: dict) -> dict:
+    "study.json's device name, seconds per epoch (median) and per row, and best epochs, from `cross_validate_fan`'s results."
+    return dict(device_name=next(iter(timing.values()))["device"] if timing else "",
+                seconds_per_epoch={tag: float(np.median(r["seconds_per_epoch"])) for tag, r in timing.items()},
+                seconds_per_row={tag: round(r["seconds"], 1) for tag, r in timing.items()},
+                best_epoch={tag: r["best_epoch"] for tag, r in timing.items()})
 
 # %% ../../nbs/studies/05_hidden_emotions.ipynb #f44182d5
 DISC_PAPER_TABLE = {   # the DISC hidden-emotion paper, Table 1: mean out-of-sample accuracy (%), FAN (ResNet) and FAN+DISC
