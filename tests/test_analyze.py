@@ -41,7 +41,7 @@ def test_output_contract(smile_analysis):
     s = json.loads((out / "summary.json").read_text())
     assert s["parameters"]["canonical"] == "pose" and s["reference_frame"] == 0 and s["frames_with_face"] == 72
     assert {"landmarks_s", "flow_s", "total_s", "hands_s"} <= set(s["timings_s"])
-    assert s["hands"] == dict(on=True, stride=3, margin=0.3, frames_hand_over_face=0, reference_covered=False)
+    assert s["hands"] == dict(on=True, stride=3, search_stride=6, margin=0.3, frames_hand_over_face=0, reference_covered=False)
     assert not frames["hand_over_face"].any() and (frames["hand_cover"] == 0).all()   # no hand in the smile sample
     assert z["occluded"].shape == (T, P) and not z["occluded"].any()
 
@@ -232,7 +232,8 @@ def test_a_hand_over_the_mouth_is_found_and_its_skin_unmeasured(tmp_path):
     res = analyze_video(hand_video(), tmp_path / "on", quiet=True, overlay=False, max_frames=240)
     f, T = res.frames, 240
     over = f["hand_over_face"].to_numpy(bool)
-    assert over[covered[:T]].mean() >= 0.95 and not (over & ~covered[:T] & counted[:T]).any()
+    early = np.flatnonzero(over & ~covered[:T] & counted[:T])       # the hand search stride's price, nothing else
+    assert over[covered[:T]].mean() >= 0.95 and ((early < covered.argmax()) & (early >= covered.argmax() - 5)).all()
     z = np.load(tmp_path / "on" / "displacement.npz")
     occ = z["occluded"]
     assert occ[100].mean() > 0.1 and np.isnan(z["raw_disp"][100][occ[100]]).all() and (z["confidence"][100][occ[100]] == 0).all()

@@ -38,7 +38,7 @@ from .register import (global_affine, landmark_displacement, register_field, reg
                               REGISTER_REGIONS)
 from .smoothing import _one_blas_thread, default_basis, smooth_in_space, smooth_in_time
 from .video import Frame, VideoReader
-from .hands import HAND_MARGIN, HAND_STRIDE, HandTracker, _fill_between, hand_regions, points_covered
+from .hands import HAND_MARGIN, HAND_SEARCH_STRIDE, HAND_STRIDE, HandTracker, next_hand_run, _fill_between, hand_regions, points_covered
 from .store import RowStore
 from .outputs import remove_stale_work, work_folder, write_outputs
 from .mks import mks_weights, MUSCLES
@@ -130,6 +130,8 @@ class AnalysisParams:
         'look for hands over the face (MediaPipe Hands, in the wheel): the skin a hand covers gets no displacement (NaN) and no confidence, so the muscles under it read as unmeasured (`valid_`), and frames get `hand_cover` / `hand_over_face` (`hand_stride`, `hand_margin`)')
     hand_stride: int = param(HAND_STRIDE,
         'the hand tracker runs on every this-many-th frame; a frame between takes the hands of both neighbours, so a hand is missed only if it comes and goes within the stride [frames] (`hands`)', ok=lambda v: _is_int(v) and 1 <= v <= 30, rule="an integer from 1 to 30 (frames)")
+    hand_search_stride: int = param(HAND_SEARCH_STRIDE,
+        'while the hand tracker sees no hand it runs on every this-many-th frame only (at least `hand_stride`): a hand is found up to this many frames late, the frames before it flagged from the last run on, and one that comes and goes within it is missed [frames] (`hands`)', ok=lambda v: _is_int(v) and 1 <= v <= 30, rule="an integer from 1 to 30 (frames)")
     hand_margin: float = param(HAND_MARGIN,
         "a hand covers its landmarks' convex hull grown by this fraction of the hand's size (palm length or width): finger width, landmark error, flow next to the hand [fraction] (`hands`)", ok=lambda v: 0 <= v <= 2, rule="in [0, 2] (a fraction of the hand's size)")
 
@@ -249,20 +251,23 @@ def _background(gen, depth: int, stop: threading.Event):
 def _landmark_frames(reader: VideoReader, max_faces: int, busy: dict, quiet=None, face="largest", hands: dict | None = None,
                      stabilise: bool = False):
     """(frame, landmarks or None, faces seen) for every frame of `reader`, MediaPipe in tracking mode. With `hands`
-    (dict: `stride`, `found`), MediaPipe's hand tracker also runs on every `stride`-th frame, in this same thread, and
+    (dict: `stride`, `search`, `found`), MediaPipe's hand tracker also runs, in this same thread, on frame 0 and then
+    `stride` frames after a run that saw a hand, `search` frames after one that saw none (`hands.next_hand_run`), and
     puts that frame's `Hands` (image px) into `hands["found"][frame number]`."""
     with FaceMeshTracker(max_faces=max_faces, face=face, stabilise=stabilise) as tracker, \
             (HandTracker() if hands is not None else nullcontext()) as hand_tracker:
         it = iter(progress(reader, total=len(reader), desc=f"analyze {getattr(reader, 'label', reader.path.name)}", quiet=quiet))
+        next_hands = 0
         for k in itertools.count():
             t1 = time.perf_counter()
             fr = next(it, None)
             if fr is None: return
             pts = tracker.track(fr.color)
             busy["landmarks_s"] += time.perf_counter() - t1
-            if hand_tracker is not None and k % hands["stride"] == 0:
+            if hand_tracker is not None and k >= next_hands:
                 t2 = time.perf_counter()
-                hands["found"][k] = hand_tracker.track(fr.color)
+                hands["found"][k] = found = hand_tracker.track(fr.color)
+                next_hands = next_hand_run(k, len(found) > 0, hands["stride"], hands["search"])
                 busy["hands_s"] += time.perf_counter() - t2
             fr.color = None                                    # only the gray image travels on
             yield fr, pts, tracker.n_faces
@@ -429,7 +434,7 @@ def analyze_video(path, out_dir=None, quiet=None, **params) -> Analysis:
     p = AnalysisParams(**params).check()
     path, t0 = Path(path), time.perf_counter()
     busy = dict(landmarks_s=0.0, hands_s=0.0, pose_s=0.0, flow_s=0.0, smoothing_s=0.0)
-    hands = dict(stride=p.hand_stride, found={}) if p.hands else None
+    hands = dict(stride=p.hand_stride, search=p.hand_search_stride, found={}) if p.hands else None
     reader = VideoReader(path, max_frames=p.max_frames, fps_override=p.fps)   # a bad file fails here, before any work
     tris, tpl = face_triangles(), load_template()
     tri_ids, weights = densify(tris, p.density)
@@ -671,7 +676,7 @@ def _hands_summary(p, covered, ref: int) -> dict:
     "summary.json's `hands`: on or off, the stride and margin, frames with a hand over the face, a warning for the reference."
     if covered is None: return dict(on=False)
     over = covered.mean(1) >= HAND_OVER_FACE_SHARE
-    out = dict(on=True, stride=p.hand_stride, margin=p.hand_margin, frames_hand_over_face=int(over.sum()),
+    out = dict(on=True, stride=p.hand_stride, search_stride=p.hand_search_stride, margin=p.hand_margin, frames_hand_over_face=int(over.sum()),
                reference_covered=bool(covered[ref].any()))
     return out
 

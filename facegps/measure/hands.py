@@ -6,9 +6,9 @@ Docs: https://facegps.github.io/facegps/measure/hands.html.md"""
 
 # %% auto #0
 __all__ = ['N_HAND_LANDMARKS', 'HAND_MODEL_COMPLEXITY', 'HAND_VIDEO', 'HAND_VIDEO_COVERED', 'HAND_VIDEO_UNSURE', 'HAND_MARGIN',
-           'HAND_STRIDE', 'FINGER_CHAINS', 'Hands', 'no_hands', 'join_hands', 'HandTracker', 'hand_video',
-           'hand_video_truth', 'hand_size', 'hand_regions', 'region_mask', 'points_covered', 'HandTrack', 'track_hands',
-           'hand_cover', 'hand_cutout', 'hand_over_mouth']
+           'HAND_STRIDE', 'HAND_SEARCH_STRIDE', 'FINGER_CHAINS', 'Hands', 'no_hands', 'join_hands', 'HandTracker',
+           'hand_video', 'hand_video_truth', 'hand_size', 'hand_regions', 'region_mask', 'points_covered',
+           'next_hand_run', 'HandTrack', 'track_hands', 'hand_cover', 'hand_cutout', 'hand_over_mouth']
 
 # %% ../../nbs/measure/11_hands.ipynb #f8d38d21
 import os, time
@@ -158,7 +158,13 @@ def points_covered(regions, points: np.ndarray) -> np.ndarray:
     return out & ok
 
 # %% ../../nbs/measure/11_hands.ipynb #f20b12d4
-HAND_STRIDE = 3   # frames: the tracker runs on every 3rd frame; the frames between take the hands of both neighbours
+HAND_STRIDE = 3          # frames: the tracker runs on every 3rd frame; the frames between take the hands of both neighbours
+HAND_SEARCH_STRIDE = 6   # frames: in the analysis, while the last run saw no hand, the tracker waits this long instead
+
+def next_hand_run(k: int, seen: bool, stride: int = HAND_STRIDE, search: int = HAND_SEARCH_STRIDE) -> int:
+    """The frame the hand tracker runs on next, after running on frame `k`: `stride` frames later when that run saw a
+    hand (`seen`), `search` frames later (at least `stride`) when it saw none."""
+    return int(k) + (int(stride) if seen else max(int(search), int(stride)))
 
 @dataclass
 class HandTrack:
