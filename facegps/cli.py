@@ -8,7 +8,7 @@ Docs: https://facegps.github.io/facegps/cli.html.md"""
 __all__ = ['BENCH_CONFIG_NAMES', 'build_parser', 'one_line', 'console', 'check_video', 'check_out_dir', 'main']
 
 # %% ../nbs/99_cli.ipynb #c021a1d2
-import argparse, ast, contextlib, itertools, json, logging, os, re, sys, tempfile, typing, warnings
+import argparse, contextlib, itertools, json, logging, os, re, sys, tempfile, typing, warnings
 from pathlib import Path
 
 import facegps

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..data import sample_image, sample_video
 from ..measure.landmarks import image_landmarks
-from ..measure.manifold import (boundary_loops, densify, edge_triangle_counts, eye_centres, face_frame, face_triangles,
+from ..measure.manifold import (boundary_loops, densify, edge_triangle_counts, face_frame, face_triangles,
                               load_template, non_surface_cliques, points_on, signed_areas)
 from ..measure.mks import MUSCLES
 from ..measure.overlay import H264Writer

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 import facegps
-from ..core import FaceGPSError, atomic_path, is_quiet, progress, write_text_atomic
+from ..core import FaceGPSError, atomic_path, progress, write_text_atomic
 from ..measure.video import image_files, VideoReader
 from ..measure.analyze import AnalysisParams
 from ..data import sample_video

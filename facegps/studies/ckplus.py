@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 import facegps
-from ..core import FaceGPSError, is_quiet, progress, write_text_atomic, _env_true
+from ..core import FaceGPSError, progress, write_text_atomic, _env_true
 from ..data import (SampleFile, fetch_sample, SAMPLE_IMAGES, SAMPLE_VIDEOS, sample_image, sample_video, sha256_of,
                           sample_model)
 from ..measure.video import IMAGE_EXTENSIONS, image_files, VideoReader

@@ -11,8 +11,7 @@ __all__ = ['IDENTITY_EPS', 'is_still', 'color_frames', 'all_faces', 'distinct_fa
 
 # %% ../../nbs/studies/01_identity.ipynb #bdf3a7cc
 import json
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2

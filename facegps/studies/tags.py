@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 import facegps
-from ..core import FaceGPSError, progress, valid_unicode, write_text_atomic
+from ..core import FaceGPSError, valid_unicode, write_text_atomic
 from ..measure.video import IMAGE_EXTENSIONS, imread, probe_video
 from ..measure.analyze import analyze_video
 from .ckplus import FERModel, similarity_align

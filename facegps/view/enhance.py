@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from ..core import FaceGPSError, progress, write_text_atomic
+from ..core import progress, write_text_atomic
 from ..measure.analyze import analyze_video
 from ..measure.manifold import eye_centres
 from ..measure.overlay import canonical_vectors_to_frame, draw_vector_field, H264Writer
