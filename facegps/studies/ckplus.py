@@ -17,7 +17,7 @@ __all__ = ['EMOTIONS', 'STANDIN_NOTE', 'STANDIN_MARKER', 'PROTOTYPES', 'STANDIN_
            'study_manifest', 'run_study', 'run_study_report', 'plot_confusion', 'plot_importance_on_face']
 
 # %% ../../nbs/studies/02_ckplus.ipynb #47509460
-import functools, json, os, re, shutil, tempfile, warnings
+import functools, json, re, tempfile, warnings
 from pathlib import Path
 
 import cv2
@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 import facegps
-from ..core import FaceGPSError, progress, write_text_atomic, _env_true
+from ..core import FaceGPSError, atomic_dir, progress, write_text_atomic, _env_true
 from ..data import (SampleFile, fetch_sample, SAMPLE_IMAGES, SAMPLE_VIDEOS, sample_image, sample_video, sha256_of,
                           sample_model)
 from ..measure.video import IMAGE_EXTENSIONS, image_files, VideoReader
@@ -297,13 +297,10 @@ def make_standin(out_dir, size: str | None = None, seed: int = 0, quiet=None) ->
     if size not in STANDIN_SIZES: raise ValueError(f"size must be one of {list(STANDIN_SIZES)}, got {size!r}")
     n_subj, per, (i0, i1), (f0, f1) = STANDIN_SIZES[size]
     out = Path(out_dir)
-    if out.exists() and any(out.iterdir()): raise FaceGPSError("exists and is not empty; give a new folder", out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     rng = np.random.default_rng(seed)
     subjects = list(STANDIN_FACES)[:n_subj]
     jobs = [(s, e, k) for s in subjects for e in PROTOTYPES for k in range(per)]
-    try:
+    with atomic_dir(out) as tmp:
         rows, counter = [], {}
         for subj, emotion, k in progress(jobs, desc="stand-in sequences", quiet=quiet, unit="seq"):
             counter[subj] = counter.get(subj, 0) + 1
@@ -340,10 +337,6 @@ def make_standin(out_dir, size: str | None = None, seed: int = 0, quiet=None) ->
             "motion, sensor noise (σ 2). standin_sequences.csv lists each sequence's variation.\n"
             "FACS/ holds the rendered intensities (AU number, intensity relative to the action-unit library's 1).\n"
             "Faces (subject: base images — package, version, file, licence):\n" + "\n".join(source_notes(subjects)) + "\n")
-        if out.exists(): out.rmdir()
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True); raise
     return out
 
 # %% ../../nbs/studies/02_ckplus.ipynb #bbab783d

@@ -15,7 +15,7 @@ __all__ = ['EMOTION_CODES', 'HIDDEN_NOTE', 'HIDDEN_AMPLITUDE_IOD', 'HIDDEN_SIZES
            'run_study_report']
 
 # %% ../../nbs/studies/05_hidden_emotions.ipynb #442c54d2
-import json, os, re, shutil, tempfile
+import json, re, shutil, tempfile
 from pathlib import Path
 
 import cv2
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 import facegps
-from ..core import FaceGPSError, progress, write_text_atomic, _env_true
+from ..core import FaceGPSError, atomic_dir, progress, write_text_atomic, _env_true
 from .ckplus import (EMOTIONS, PROTOTYPES, STANDIN_FACES, STANDIN_MARKER, STANDIN_NOTE, VARIATION,
                                     subject_intensity, relit, render_sequence, source_notes, standin_face, standin_head,
                                     standin_variation, make_standin, list_sequences, FER_CLASSES, FER_TO_EMOTION,
@@ -118,13 +118,10 @@ def make_hidden_standin(out_dir, size: str | None = None, seed: int = 0, quiet=N
     if size not in HIDDEN_SIZES: raise ValueError(f"size must be one of {list(HIDDEN_SIZES)}, got {size!r}")
     n_subj, per = HIDDEN_SIZES[size]
     out = Path(out_dir)
-    if out.exists() and any(out.iterdir()): raise FaceGPSError("exists and is not empty; give a new folder", out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     rng = np.random.default_rng(seed + 1000)                            # not the CK+ stand-in's stream
     subjects = list(STANDIN_FACES)[:n_subj]
     jobs = [(s, e, k) for s in subjects for e in PROTOTYPES for k in range(per)]
-    try:
+    with atomic_dir(out) as tmp:
         rows = []
         for subj, emotion, k in progress(jobs, desc="hidden stand-in", quiet=quiet, unit="video"):
             var = standin_variation(subj, rng)
@@ -149,10 +146,6 @@ def make_hidden_standin(out_dir, size: str | None = None, seed: int = 0, quiet=N
             "subject within its own part of that range), short onset, each video on one of its subject's base images, "
             "relit and turned (as the CK+ stand-in's; labels.csv lists each video's variation), small head motion, "
             "sensor noise.\nFaces (subject: base images — package, version, file, licence):\n" + "\n".join(source_notes(subjects)) + "\n")
-        if out.exists(): out.rmdir()
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True); raise
     return out
 
 def make_study_standin(data_dir, size: str | None = None, seed: int = 0, quiet=None) -> Path:
