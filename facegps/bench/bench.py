@@ -66,6 +66,7 @@ BENCH_CONFIGS = {   # name: (analyze_video parameters, or None for raw image flo
     "v2": (dict(prewarp=False, smooth_r_in_time=False, stabilise_landmarks=False), "act_"),   # before 0.3: DIS on the whole displacement, hard check
     "unstabilised": (dict(stabilise_landmarks=False), "act_"),   # MediaPipe on the whole frame (before `stabilise_landmarks`)
     "mirror average": (dict(mirror_average=True), "act_"),   # the default and the mirrored pass (`mirror_average`)
+    "no flipped view": (dict(mirror_landmarks=False), "act_"),   # landmarks from the stabilised view alone (`mirror_landmarks`)
     "default": ({}, "act_"),
 }
 

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from ..core import FaceGPSError, progress
-from .manifold import eye_centres
+from .manifold import eye_centres, landmark_twins
 from .video import VideoReader
 
 # %% ../../nbs/measure/02_landmarks.ipynb #dfca6324
@@ -108,12 +108,17 @@ class FaceMeshTracker:
     warped by a similarity from the previous frame's landmarks so that the eyes are level, `VIEW_IOD` px apart, the
     face centred; the view stays put while that would move the face less than `VIEW_DEADBAND`, so that a still face
     does not chase its own landmarks' jitter) and the landmarks are mapped back; where the face is lost in the view, the whole frame is searched
-    again. `n_faces` then counts the faces in the view, and in the whole frame on every `COUNT_FACES_EVERY`-th frame."""
+    again. `n_faces` then counts the faces in the view, and in the whole frame on every `COUNT_FACES_EVERY`-th frame.
+    `mirror` (with `stabilise`): a third MediaPipe follows the face in the view flipped left–right, and each landmark
+    is the mean of what the view shows and what its twin (`manifold.landmark_twins`) shows in the flipped view,
+    flipped back (`_mirror_averaged`): MediaPipe is not mirror-symmetric, the average is — the mirror image of a
+    video gets the mirror image of its landmarks."""
     def __init__(self, max_faces: int = 4, min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5,
-                 static_image_mode: bool = False, settle: int = 8, face="largest", stabilise: bool = False):
+                 static_image_mode: bool = False, settle: int = 8, face="largest", stabilise: bool = False,
+                 mirror: bool = False):
         import mediapipe as mp
-        mesh = lambda: mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=static_image_mode, max_num_faces=max_faces, refine_landmarks=False,
+        mesh = lambda n=max_faces: mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=static_image_mode, max_num_faces=n, refine_landmarks=False,
             min_detection_confidence=min_detection_confidence, min_tracking_confidence=min_tracking_confidence)
         self._mesh = mesh()
         self.last_centroid, self.n_faces, self.settle, self._tracking = None, 0, 0 if static_image_mode else int(settle), False
@@ -122,12 +127,15 @@ class FaceMeshTracker:
         self.stabilise = bool(stabilise) and not static_image_mode
         self._view_mesh = mesh() if self.stabilise else None   # MediaPipe on the stabilised views (its own tracking state)
         self._view, self._view_tracking = None, False           # the view of the next frame (`stabilised_view`), or None
+        self._flip_mesh = mesh(1) if self.stabilise and mirror else None   # the flipped views: one face (no detector while it tracks)
+        self._flip_tracking = False
 
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()
     def close(self):
         self._mesh.close()
         if self._view_mesh is not None: self._view_mesh.close()
+        if self._flip_mesh is not None: self._flip_mesh.close()
 
     def track(self, frame_bgr: np.ndarray):
         "Landmarks (468×3, pixels) of the followed face in `frame_bgr`, or None when no face is found."
@@ -162,9 +170,10 @@ class FaceMeshTracker:
         "The followed face in the stabilised view of `frame_bgr` (`stabilised_view`), mapped back to frame px; None if lost."
         M = self._view
         view = cv2.warpAffine(frame_bgr, M, (VIEW_SIZE, VIEW_SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        pts = self._settled(self._view_mesh, cv2.cvtColor(view, cv2.COLOR_BGR2RGB), VIEW_SIZE, VIEW_SIZE,
-                            cv2.invertAffineTransform(M), self._view_tracking)
+        rgb, back = cv2.cvtColor(view, cv2.COLOR_BGR2RGB), cv2.invertAffineTransform(M)
+        pts = self._settled(self._view_mesh, rgb, VIEW_SIZE, VIEW_SIZE, back, self._view_tracking)
         self._view_tracking = pts is not None
+        if pts is not None and self._flip_mesh is not None: pts = self._mirror_averaged(rgb, pts, back)
         if pts is not None:
             if self.frame_index % COUNT_FACES_EVERY == 0:      # every so often, count the faces in the whole frame
                 res = self._mesh.process(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB))
@@ -173,13 +182,32 @@ class FaceMeshTracker:
             if _view_shift(M, new, pts) > VIEW_DEADBAND: self._view = new   # a still face keeps its view: no feedback
         return pts
 
-    def _settled(self, mesh, rgb: np.ndarray, h: int, w: int, back, tracking: bool):
-        "The followed face in `rgb` by `mesh`; a detection (not `tracking`) is processed again until it settles."
-        pts = self._followed(mesh.process(rgb), h, w, back)
+    def _mirror_averaged(self, rgb: np.ndarray, pts: np.ndarray, back: np.ndarray) -> np.ndarray:
+        """The landmarks `pts` (468×3 frame px) that the view `rgb` showed, averaged with those of the view flipped
+        left–right: landmark i with the flipped view's landmark `landmark_twins()[i]`, its x flipped back (x ↦
+        `VIEW_SIZE` − x: MediaPipe's x runs over pixel edges, 0 to the width) and mapped to the frame by `back`.
+        `pts` alone when the flipped view shows no face within a fifth of the eye-corner distance of them."""
+        follow = lambda res: _nearest_face(res, VIEW_SIZE / 2)
+        seen = self._settled(self._flip_mesh, np.ascontiguousarray(rgb[:, ::-1]), VIEW_SIZE, VIEW_SIZE, None,
+                             self._flip_tracking, follow)
+        self._flip_tracking = seen is not None
+        if seen is None: return pts
+        seen = seen[landmark_twins()].astype(np.float64)
+        seen[:, 0] = VIEW_SIZE - seen[:, 0]
+        seen = _mapped(seen, back)
+        if np.linalg.norm(seen[:, :2].mean(0) - pts[:, :2].mean(0)) > 0.2 * np.linalg.norm(pts[33, :2] - pts[263, :2]):
+            return pts
+        return ((pts.astype(np.float64) + seen) / 2).astype(np.float32)
+
+    def _settled(self, mesh, rgb: np.ndarray, h: int, w: int, back, tracking: bool, follow=None):
+        """The followed face in `rgb` by `mesh` (`follow`: which face of MediaPipe's result; default `_followed`'s
+        rule); a detection (not `tracking`) is processed again until it settles."""
+        follow = follow or (lambda res: self._followed(res, h, w, back))
+        pts = follow(mesh.process(rgb))
         if pts is not None and not tracking:                 # a detection: track the same image until it settles
             scale = np.linalg.norm(pts[33, :2] - pts[263, :2])
             for _ in range(self.settle):
-                again = self._followed(mesh.process(rgb), h, w, back)
+                again = follow(mesh.process(rgb))
                 if again is None: break
                 change = np.linalg.norm(again[:, :2] - pts[:, :2], axis=1).mean() / scale
                 pts = again
@@ -204,6 +232,11 @@ class FaceMeshTracker:
         pts = cands[choose_face(cands, self.last_centroid, self.face)]
         self.last_centroid = pts[:, :2].mean(0)
         return pts
+
+def _nearest_face(res, centre: float):
+    "The face of a `VIEW_SIZE` view's MediaPipe result `res` nearest its centre (both axes at `centre` px), or None."
+    faces = [landmark_array(f, VIEW_SIZE, VIEW_SIZE) for f in (res.multi_face_landmarks or [])]
+    return min(faces, key=lambda q: np.linalg.norm(q[:, :2].mean(0) - centre), default=None)
 
 def image_landmarks(image_bgr: np.ndarray, face="largest", max_faces: int = 1):
     """Landmarks (468×3 px) of one face in a still image (MediaPipe's detection mode), or None: `face` chooses among

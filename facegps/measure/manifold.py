@@ -7,8 +7,9 @@ Docs: https://facegps.github.io/facegps/measure/manifold.html.md"""
 # %% auto #0
 __all__ = ['TEMPLATE_FILE', 'tessellation_edges', 'triangles_from_edges', 'edge_triangle_counts', 'boundary_loops',
            'non_surface_cliques', 'eye_centres', 'interocular_distance', 'face_frame', 'procrustes_mean',
-           'frontal_frame', 'frontalize', 'build_template', 'load_template', 'signed_areas', 'orient_triangles',
-           'face_triangles', 'densify', 'points_on', 'landmark_twins', 'point_twins']
+           'frontal_frame', 'frontalize', 'mirror_pairs', 'symmetrised', 'build_template', 'load_template',
+           'signed_areas', 'orient_triangles', 'face_triangles', 'densify', 'points_on', 'landmark_twins',
+           'point_twins']
 
 # %% ../../nbs/measure/03_manifold.ipynb #ca87114d
 from functools import lru_cache
@@ -123,12 +124,37 @@ def frontalize(points3d: np.ndarray) -> np.ndarray:
     return p @ frontal_frame(p).T
 
 # %% ../../nbs/measure/03_manifold.ipynb #c57fd868
-def build_template(shapes3d: np.ndarray, size: int = 256, margin: float = 16.0) -> dict:
-    """The canonical template from real 3-D landmark sets `shapes3d` (N×468×3, pixels and relative depth).
+def mirror_pairs(points3d: np.ndarray) -> np.ndarray:
+    """For each of the 468 landmarks of a face's 3-D shape `points3d` (468×3, frontal: x across the face), its twin
+    across the midline (468 int; an involution): the least-distance pairing of the shape with its reflection about
+    the best midline plane x = x₀ (`linear_sum_assignment`; x₀ re-estimated from the pairs, five times)."""
+    from scipy.optimize import linear_sum_assignment
+    v = np.asarray(points3d, float)
+    v = v - v.mean(0)
+    x0, twins = 0.0, None
+    for _ in range(5):
+        m = v.copy(); m[:, 0] = 2 * x0 - m[:, 0]
+        _, twins = linear_sum_assignment(np.linalg.norm(v[:, None] - m[None], axis=2))
+        x0 = float(np.mean((v[:, 0] + v[twins, 0]) / 2))
+    return twins
+
+def symmetrised(points: np.ndarray, twins: np.ndarray) -> np.ndarray:
+    """`points` (468×D, x first) averaged with their mirror image: each landmark with its twin's (`twins`) reflection
+    about the midline x = x₀, x₀ the mean of the twins' midpoints. Exactly mirror-symmetric: the twin of each point
+    is its reflection, and the points on the midline (their own twins) lie on it."""
+    p = np.asarray(points, np.float64)
+    x0 = float(np.mean((p[:, 0] + p[twins, 0]) / 2))
+    mirrored = p[twins].copy(); mirrored[:, 0] = 2 * x0 - mirrored[:, 0]
+    return (p + mirrored) / 2
+
+def build_template(shapes3d: np.ndarray, size: int = 256, margin: float = 16.0, symmetric: bool = True) -> dict:
+    """The canonical template from real 3-D landmark sets `shapes3d` (N×468×3, pixels and relative depth), made
+    mirror-symmetric (`symmetrised`) unless `symmetric` is False.
 
     Returns `points` (468×2 canonical px), `points3d` (468×3, same scale, z = depth), `size` (px) and `iod`
     (inter-ocular distance, canonical px)."""
     front = frontalize(procrustes_mean(shapes3d))
+    if symmetric: front = symmetrised(front, mirror_pairs(front))
     xy = front[:, :2]
     lo, hi = xy.min(0), xy.max(0)
     scale = (size - 2 * margin) / (hi - lo).max()
@@ -194,17 +220,9 @@ def points_on(vertices: np.ndarray, triangles: np.ndarray, tri_ids: np.ndarray, 
 # %% ../../nbs/measure/03_manifold.ipynb #447115c8
 @lru_cache(maxsize=None)
 def landmark_twins() -> np.ndarray:
-    """For each of the 468 landmarks, its twin across the face's midline (468 int; an involution): the least-distance
-    pairing of the template's 3-D shape with its reflection about the best midline plane (`linear_sum_assignment`)."""
-    from scipy.optimize import linear_sum_assignment
-    v = np.asarray(load_template()["points3d"], float)
-    v = v - v.mean(0)
-    x0, twins = 0.0, None
-    for _ in range(5):
-        m = v.copy(); m[:, 0] = 2 * x0 - m[:, 0]
-        _, twins = linear_sum_assignment(np.linalg.norm(v[:, None] - m[None], axis=2))
-        x0 = float(np.mean((v[:, 0] + v[twins, 0]) / 2))
-    return twins
+    """For each of the 468 landmarks, its twin across the face's midline (468 int; an involution): `mirror_pairs` of
+    the template's 3-D shape (which is symmetric: each landmark is its twin's exact reflection)."""
+    return mirror_pairs(load_template()["points3d"])
 
 def point_twins(triangles: np.ndarray, tri_ids: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """For each densified point (`densify`), the point that is its mirror image on the face (P int): the point
