@@ -109,3 +109,18 @@ def test_a_real_hand_pasted_over_the_smile_mouth_is_found(smile, hand_clip, clip
     tr = track_hands(new, stride=1, quiet=True)
     flag = hand_cover(tr, faces).any(1)
     assert not flag[:3].any() and flag[3:].mean() >= 0.8
+
+
+def test_the_analysis_searches_for_hands_every_6th_frame_and_follows_one_every_3rd():
+    """`analyze_video`'s landmark pass runs the hand tracker 6 frames after a run that saw no hand and 3 after one that
+    saw a hand (`hand_search_stride`, `hand_stride`): on the real hand video, through the hand's arrival (frame 58)."""
+    from facegps.measure.analyze import _landmark_frames
+    from facegps.measure.hands import hand_video
+    from facegps.measure.video import VideoReader
+    hands, busy = dict(stride=3, search=6, found={}), dict(landmarks_s=0.0, hands_s=0.0)
+    for _ in _landmark_frames(VideoReader(hand_video(), max_frames=90), 4, busy, quiet=True, hands=hands, stabilise=True):
+        pass
+    runs = sorted(hands["found"])
+    steps = {k: b - k for k, b in zip(runs, runs[1:])}
+    assert runs[:3] == [0, 6, 12] and all(s == (3 if len(hands["found"][k]) else 6) for k, s in steps.items())
+    assert any(s == 3 for s in steps.values()) and any(s == 6 for s in steps.values())   # both strides were used

@@ -10,10 +10,10 @@ __all__ = ['EMOTIONS', 'STANDIN_NOTE', 'STANDIN_MARKER', 'PROTOTYPES', 'STANDIN_
            'STUDY_PARAMS', 'GRID', 'FEATURE_SETS', 'FER_CLASSES', 'FER_TO_EMOTION', 'XGB_PARAMS', 'PAPER',
            'STUDY_TEMPLATE', 'CKPlusError', 'read_label', 'list_sequences', 'emotion_muscles', 'source_path',
            'standin_views', 'standin_face', 'fitting_intensities', 'render_sequence', 'standin_head',
-           'subject_intensity', 'standin_variation', 'relit', 'source_notes', 'make_standin', 'muscle_features',
-           'field_features', 'similarity_align', 'landmark_features', 'load_sequence', 'sequence_features',
-           'feature_columns', 'FERModel', 'fer_muscle_weights', 'weighted_muscle_features', 'subject_folds',
-           'make_classifier', 'cross_validate', 'importance_by_muscle', 'extract_features', 'evaluate',
+           'subject_intensity', 'standin_variation', 'variation_columns', 'relit', 'source_notes', 'make_standin',
+           'muscle_features', 'field_features', 'similarity_align', 'landmark_features', 'load_sequence',
+           'sequence_features', 'feature_columns', 'FERModel', 'fer_muscle_weights', 'weighted_muscle_features',
+           'subject_folds', 'make_classifier', 'cross_validate', 'importance_by_muscle', 'extract_features', 'evaluate',
            'study_manifest', 'run_study', 'run_study_report', 'plot_confusion', 'plot_importance_on_face']
 
 # %% ../../nbs/studies/02_ckplus.ipynb #47509460
@@ -258,6 +258,11 @@ def standin_variation(subject: str, rng) -> dict:
                 roll=rng.uniform(-v["roll"], v["roll"]), yaw=rng.uniform(-v["yaw"], v["yaw"]),
                 pitch=rng.uniform(-v["pitch"], v["pitch"]), scale=1 + rng.uniform(-v["scale"], v["scale"]))
 
+def variation_columns(var: dict) -> dict:
+    "A variation (`standin_variation`) as table columns: numbers rounded to 3 decimals, the tint as one \"r/g/b\" text."
+    return {**{k: (round(v, 3) if isinstance(v, float) else v) for k, v in var.items() if k != "tint"},
+            "tint": "/".join(f"{t:.3f}" for t in var["tint"])}
+
 def relit(img: np.ndarray, var: dict) -> np.ndarray:
     "`img` (BGR uint8) under another light: gamma, then gain and bias (gray levels), then a per-channel tint."
     x = 255.0 * (img.astype(np.float32) / 255.0) ** np.float32(var["gamma"])
@@ -323,8 +328,7 @@ def make_standin(out_dir, size: str | None = None, seed: int = 0, quiet=None) ->
                 d = tmp / kind / subj / seq; d.mkdir(parents=True)
                 (d / f"{last}_{'emotion' if kind == 'Emotion' else 'facs'}.txt").write_text(text)
             rows.append(dict(subject=subj, sequence=seq, emotion=emotion, frames=n, intensity=round(inten, 3),
-                             **{key: (round(v, 3) if isinstance(v, float) else v) for key, v in var.items() if key != "tint"},
-                             tint="/".join(f"{t:.3f}" for t in var["tint"])))
+                             **variation_columns(var)))
         pd.DataFrame(rows).to_csv(tmp / "standin_sequences.csv", index=False)
         (tmp / STANDIN_MARKER).write_text(
             f"{STANDIN_NOTE}.\nMade by facegps.studies.ckplus.make_standin(size={size!r}, seed={seed}): {len(jobs)} sequences of "

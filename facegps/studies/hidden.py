@@ -26,7 +26,7 @@ import facegps
 from ..core import FaceGPSError, atomic_dir, progress, write_text_atomic, _env_true
 from .ckplus import (EMOTIONS, PROTOTYPES, STANDIN_FACES, STANDIN_MARKER, STANDIN_NOTE, VARIATION,
                                     subject_intensity, relit, render_sequence, source_notes, standin_face, standin_head,
-                                    standin_variation, make_standin, list_sequences, FER_CLASSES, FER_TO_EMOTION,
+                                    standin_variation, variation_columns, make_standin, list_sequences, FER_CLASSES, FER_TO_EMOTION,
                                     FERModel, cross_validate, subject_folds, extract_features, feature_columns)
 from ..bench.actionunits import au_curve, au_field, face_frame
 from ..view.enhance import enhance_analysis
@@ -136,8 +136,7 @@ def make_hidden_standin(out_dir, size: str | None = None, seed: int = 0, quiet=N
             d = tmp / "videos" / name; d.mkdir(parents=True)
             for t, f in enumerate(frames): cv2.imwrite(str(d / f"{t:04d}.png"), f)
             rows.append(dict(path=f"videos/{name}", subject=subj, label=emotion, apex=apex, amplitude_iod=round(amp, 5),
-                             **{key: (round(v, 3) if isinstance(v, float) else v) for key, v in var.items() if key != "tint"},
-                             tint="/".join(f"{t:.3f}" for t in var["tint"])))
+                             **variation_columns(var)))
         pd.DataFrame(rows).to_csv(tmp / "labels.csv", index=False)
         (tmp / STANDIN_MARKER).write_text(
             f"{HIDDEN_NOTE}.\nMade by facegps.studies.hidden.make_hidden_standin(size={size!r}, seed={seed}): {len(rows)} videos of "
