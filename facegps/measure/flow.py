@@ -114,10 +114,15 @@ def _as_u8(img: np.ndarray) -> np.ndarray:
     return img if img.dtype == np.uint8 else np.clip(np.round(img), 0, 255).astype(np.uint8)
 
 def sample_field(field: np.ndarray, points: np.ndarray) -> np.ndarray:
-    "Bilinear samples (P×C) of the H×W×C `field` at `points` (P×2, x y, px; clamped to the image)."
-    p = np.asarray(points, np.float64)
-    return np.stack([ndi.map_coordinates(field[..., k].astype(np.float64), [p[:, 1], p[:, 0]], order=1,
-                                         mode="nearest") for k in range(field.shape[-1])], 1)
+    """Bilinear samples (P×C float64) of the H×W×C `field` at `points` (P×2, x y, px; clamped to the image): what
+    `scipy.ndimage.map_coordinates` (order 1, mode "nearest") gives channel by channel, all channels in one gather."""
+    p, (H, W) = np.asarray(points, np.float64), field.shape[:2]
+    x, y = np.clip(p[:, 0], 0, W - 1), np.clip(p[:, 1], 0, H - 1)
+    x0, y0 = np.minimum(x.astype(np.intp), max(W - 2, 0)), np.minimum(y.astype(np.intp), max(H - 2, 0))
+    x1, y1 = np.minimum(x0 + 1, W - 1), np.minimum(y0 + 1, H - 1)
+    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
+    f = lambda yy, xx: field[yy, xx].astype(np.float64)
+    return (f(y0, x0) * (1 - fx) + f(y0, x1) * fx) * (1 - fy) + (f(y1, x0) * (1 - fx) + f(y1, x1) * fx) * fy
 
 def _lk_fb(ref: np.ndarray, cur: np.ndarray, p0: np.ndarray, win: int, levels: int, fb_max: float,
            init: np.ndarray | None = None) -> tuple:

@@ -108,7 +108,9 @@ class FaceMeshTracker:
     warped by a similarity from the previous frame's landmarks so that the eyes are level, `VIEW_IOD` px apart, the
     face centred; the view stays put while that would move the face less than `VIEW_DEADBAND`, so that a still face
     does not chase its own landmarks' jitter) and the landmarks are mapped back; where the face is lost in the view, the whole frame is searched
-    again. `n_faces` then counts the faces in the view, and in the whole frame on every `COUNT_FACES_EVERY`-th frame.
+    again. The view's MediaPipe follows one face (`max_num_faces=1`: no face detector runs while it tracks, a
+    third of MediaPipe's time with 4); `n_faces` is then 1, and the faces of the whole frame on every
+    `COUNT_FACES_EVERY`-th frame (where they are counted).
     `mirror` (with `stabilise`): a third MediaPipe follows the face in the view flipped left–right, and each landmark
     is the mean of what the view shows and what its twin (`manifold.landmark_twins`) shows in the flipped view,
     flipped back (`_mirror_averaged`): MediaPipe is not mirror-symmetric, the average is — the mirror image of a
@@ -125,7 +127,7 @@ class FaceMeshTracker:
         self.face = face
         self.frame_index, self.candidates = -1, []   # the index of the frame being tracked; every face found in it
         self.stabilise = bool(stabilise) and not static_image_mode
-        self._view_mesh = mesh() if self.stabilise else None   # MediaPipe on the stabilised views (its own tracking state)
+        self._view_mesh = mesh(1) if self.stabilise else None  # MediaPipe on the stabilised views: one face, its own tracking state
         self._view, self._view_tracking = None, False           # the view of the next frame (`stabilised_view`), or None
         self._flip_mesh = mesh(1) if self.stabilise and mirror else None   # the flipped views: one face (no detector while it tracks)
         self._flip_tracking = False
@@ -188,7 +190,7 @@ class FaceMeshTracker:
         `VIEW_SIZE` − x: MediaPipe's x runs over pixel edges, 0 to the width) and mapped to the frame by `back`.
         `pts` alone when the flipped view shows no face within a fifth of the eye-corner distance of them."""
         follow = lambda res: _nearest_face(res, VIEW_SIZE / 2)
-        seen = self._settled(self._flip_mesh, np.ascontiguousarray(rgb[:, ::-1]), VIEW_SIZE, VIEW_SIZE, None,
+        seen = self._settled(self._flip_mesh, cv2.flip(rgb, 1), VIEW_SIZE, VIEW_SIZE, None,
                              self._flip_tracking, follow)
         self._flip_tracking = seen is not None
         if seen is None: return pts
