@@ -6,11 +6,11 @@ Docs: https://facegps.github.io/facegps/bench/bench.html.md"""
 
 # %% auto #0
 __all__ = ['SEMI_SYNTHETIC', 'BENCH_CONFIGS', 'ACTIVATION_FUNCTIONS', 'CI_SETTINGS', 'CAPTIONS', 'BARE_MEDIAPIPE',
-           'MEASUREMENT_CORE', 'STARTUP_FRAMES', 'INVARIANCE_TARGETS', 'INVARIANCE_CLIPS', 'displace', 'raw_image_flow',
-           'field_activations', 'frame_activations', 'check_field_activations', 'config_activations', 'BenchSettings',
-           'bench_settings', 'accuracy_tables', 'warp_speed', 'pipeline_speed', 'peak_rss_mb', 'markdown_table',
-           'machine_description', 'run_accuracy', 'process_speed', 'run_speed', 'moved_transform', 'transformed_video',
-           'compare_records', 'flicker', 'invariance_table']
+           'MEASUREMENT_CORE', 'STARTUP_FRAMES', 'SPEED_VARIANTS', 'INVARIANCE_TARGETS', 'INVARIANCE_CLIPS', 'displace',
+           'raw_image_flow', 'field_activations', 'frame_activations', 'check_field_activations', 'config_activations',
+           'BenchSettings', 'bench_settings', 'accuracy_tables', 'warp_speed', 'pipeline_speed', 'peak_rss_mb',
+           'markdown_table', 'machine_description', 'run_accuracy', 'process_speed', 'run_speed', 'moved_transform',
+           'transformed_video', 'compare_records', 'flicker', 'invariance_table']
 
 # %% ../../nbs/bench/02_bench.ipynb #bad8c0da
 import os, resource, shutil, tempfile, time, zlib
@@ -464,6 +464,10 @@ def _concat_smile(path, repeat: int, n_frames: int | None = None, clip: str = "s
     return Path(path)
 
 STARTUP_FRAMES = 2   # frames of the clip that times a process's fixed cost (imports, models, start-up, writing)
+SPEED_VARIANTS = {   # what the default's parts cost: `facegps analyze` options that drop them (the Speed tables)
+    "no flipped view (--no-mirror-landmarks)": ["--no-mirror-landmarks"], "no hands (--no-hands)": ["--no-hands"],
+    "neither (--no-mirror-landmarks --no-hands)": ["--no-mirror-landmarks", "--no-hands"],
+    "v2 (version 0.2's default)": ["--no-prewarp", "--no-smooth-r-in-time", "--no-hands", "--no-stabilise-landmarks"]}
 
 def process_speed(repeat: int = 7, runs: int = 2, variants: dict | None = None, cores: dict | None = None,
                   clip: str = "smile") -> pd.DataFrame:
@@ -478,9 +482,7 @@ def process_speed(repeat: int = 7, runs: int = 2, variants: dict | None = None, 
     rate past it (`per_frame_fps`, frames/s over the frames beyond those, and its ratio to the baseline's)."""
     import subprocess, sys
     facegps_cmd = str(Path(sys.executable).parent / "facegps")
-    variants = {"default (DIS medium, half resolution)": [], "mirror average (--mirror-average)": ["--mirror-average"],
-                "without hands (--no-hands)": ["--no-hands"],
-                "v2 (version 0.2's default)": ["--no-prewarp", "--no-smooth-r-in-time", "--no-hands", "--no-stabilise-landmarks"],
+    variants = {"default (DIS medium, half resolution)": [], **SPEED_VARIANTS, "mirror average (--mirror-average)": ["--mirror-average"],
                 "DIS fast, half resolution": ["--dis-preset", "fast"],
                 "DIS medium, full resolution": ["--dis-scale", "0"], "DIS ultrafast, half resolution": ["--dis-preset", "ultrafast"],
                 "LK": ["--flow", "lk"]} if variants is None else variants
@@ -521,10 +523,7 @@ def run_speed() -> dict:
                         dict(video="smile ×4 (288 frames)", peak_rss_mib=peak_rss_mb(4)),
                         dict(video="smile ×8 (576 frames)", peak_rss_mib=peak_rss_mb(8))]).set_index("video")
     print(f"machine: {machine_description()}; flow worker threads: {PIPELINE_THREADS}")
-    hands_clip = process_speed(repeat=1, clip="hands", variants={"default": [], "mirror average (--mirror-average)": ["--mirror-average"],
-                                                                 "without hands (--no-hands)": ["--no-hands"],
-                                                                 "v2 (version 0.2's default)": ["--no-prewarp", "--no-smooth-r-in-time", "--no-hands", "--no-stabilise-landmarks"]},
-                               cores={"DIS medium": "medium"})
+    hands_clip = process_speed(repeat=1, clip="hands", variants={"default": [], **SPEED_VARIANTS}, cores={"DIS medium": "medium"})
     return dict(process=process_speed(), process_hands_clip=hands_clip, pipeline=pipeline_speed(), warp=warp_speed(), memory=mem)
 
 # %% ../../nbs/bench/02_bench.ipynb #5a881577
