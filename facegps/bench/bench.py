@@ -67,6 +67,7 @@ BENCH_CONFIGS = {   # name: (analyze_video parameters, or None for raw image flo
     "unstabilised": (dict(stabilise_landmarks=False), "act_"),   # MediaPipe on the whole frame (before `stabilise_landmarks`)
     "mirror average": (dict(mirror_average=True), "act_"),   # the default and the mirrored pass (`mirror_average`)
     "no flipped view": (dict(mirror_landmarks=False), "act_"),   # landmarks from the stabilised view alone (`mirror_landmarks`)
+    "template depth": (dict(face_depth=False), "act_"),   # the registration's depth term on the template's depth (`face_depth`)
     "default": ({}, "act_"),
 }
 

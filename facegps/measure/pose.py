@@ -6,7 +6,7 @@ Docs: https://facegps.github.io/facegps/measure/pose.html.md"""
 
 # %% auto #0
 __all__ = ['STABLE_LANDMARKS', 'CANONICAL_MODES', 'Similarity', 'umeyama', 'robust_similarity', 'euler_angles', 'head_pose',
-           'head_poses', 'reposed_reference', 'canonical_vertices', 'canonical_positions']
+           'head_poses', 'pose_similarity', 'reposed_reference', 'canonical_vertices', 'canonical_positions']
 
 # %% ../../nbs/measure/05_pose.ipynb #f43bfaa4
 from dataclasses import dataclass
@@ -124,10 +124,14 @@ def head_poses(landmarks: np.ndarray, iterations: int = 5, k: float = 1.5) -> np
 # %% ../../nbs/measure/05_pose.ipynb #e1d09036
 CANONICAL_MODES = ("pose", "mesh")
 
+def pose_similarity(ref_landmarks: np.ndarray, landmarks: np.ndarray) -> Similarity:
+    """The robust 3-D similarity (`robust_similarity`) that takes the reference's stable landmarks onto frame t's
+    (both 468×3 px): the head's motion since the reference, its rotation `R` included."""
+    return robust_similarity(ref_landmarks[STABLE_LANDMARKS], landmarks[STABLE_LANDMARKS])
+
 def reposed_reference(ref_landmarks: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     "The reference landmarks (468×3) moved by the robust similarity that takes them onto frame t's stable landmarks."
-    sim = robust_similarity(ref_landmarks[STABLE_LANDMARKS], landmarks[STABLE_LANDMARKS])
-    return sim(ref_landmarks)
+    return pose_similarity(ref_landmarks, landmarks)(ref_landmarks)
 
 def canonical_vertices(landmarks: np.ndarray, ref_landmarks: np.ndarray, mode: str = "pose") -> np.ndarray:
     "Frame positions (468×2, pixels) that drive the canonical warp of a frame with `landmarks`, in `mode`."

@@ -104,11 +104,13 @@ def registration_motion(G: tuple, points: np.ndarray, depth: np.ndarray) -> np.n
     A, b, c = G
     return points @ A.T + b + depth[:, None] * c - points
 
-def registered_vertices(vertices: np.ndarray, G: tuple) -> np.ndarray:
+def registered_vertices(vertices: np.ndarray, G: tuple, depth: np.ndarray | None = None) -> np.ndarray:
     """Warp vertices (468×2 frame px) moved by G (canonical px) through the warp's best global affine (template →
-    frame), for drawing the field on the frame."""
+    frame), for drawing the field on the frame. `depth`: the landmarks' depth (468, canonical px) G was fitted
+    with (default: the template's)."""
     tpl = load_template()
-    return vertices + registration_motion(G, tpl["points"], tpl["points3d"][:, 2]) @ global_affine(vertices)[:2]
+    depth = tpl["points3d"][:, 2] if depth is None else depth
+    return vertices + registration_motion(G, tpl["points"], depth) @ global_affine(vertices)[:2]
 
 @lru_cache(maxsize=None)
 def _template_pinv() -> np.ndarray:
