@@ -34,7 +34,7 @@ from .pose import CANONICAL_MODES, canonical_vertices, head_poses, pose_similari
 from .quality import frame_quality, quality_verdict
 from .register import (global_affine, landmark_displacement, register_field, registered_vertices, registration_design,
                               registration_motion,
-                              registration_mask, registration_normals, registration_weights, unregister,
+                              registration_mask, registration_normals, registration_redepth, registration_weights, unregister,
                               REGISTER_REGIONS)
 from .smoothing import _one_blas_thread, default_basis, smooth_in_space, smooth_in_time
 from .video import Frame, VideoReader
@@ -455,9 +455,8 @@ def turned_context(ctx: "MeasureContext", R: np.ndarray) -> "MeasureContext":
     face. Unchanged (`ctx`) without the reference's shape (`face_depth` off)."""
     if ctx.shape is None: return ctx
     depth = ctx.shape @ R[2]
-    design = registration_design(ctx.points, depth)
-    return replace(ctx, depth=depth, reg_design=design, reg_normals=registration_normals(design),
-                   landmark_depth=ctx.landmark_shape @ R[2])
+    design, normals = registration_redepth(ctx.reg_design, ctx.reg_normals, depth)
+    return replace(ctx, depth=depth, reg_design=design, reg_normals=normals, landmark_depth=ctx.landmark_shape @ R[2])
 
 def _reference(lms, gray, index: int, ctx: "MeasureContext") -> dict:
     "The reference frame's landmarks, canonical image and warp vertices."

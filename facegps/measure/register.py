@@ -7,8 +7,8 @@ Docs: https://facegps.github.io/facegps/measure/register.html.md"""
 
 # %% auto #0
 __all__ = ['LOWER_FACE_WEIGHT', 'REGISTER_REGIONS', 'registration_mask', 'registration_weights', 'registration_design',
-           'registration_normals', 'robust_registration', 'register_field', 'unregister', 'registration_motion',
-           'registered_vertices', 'global_affine', 'sane_triangles', 'landmark_displacement']
+           'registration_redepth', 'registration_normals', 'robust_registration', 'register_field', 'unregister',
+           'registration_motion', 'registered_vertices', 'global_affine', 'sane_triangles', 'landmark_displacement']
 
 # %% ../../nbs/measure/06_register.ipynb #6630a16a
 from functools import lru_cache
@@ -49,6 +49,18 @@ def registration_design(x: np.ndarray, z: np.ndarray) -> np.ndarray:
     D[:, 0, 0], D[:, 0, 1], D[:, 0, 2], D[:, 0, 4] = x[:, 0], -x[:, 1], 1, z
     D[:, 1, 0], D[:, 1, 1], D[:, 1, 3], D[:, 1, 5] = x[:, 1], x[:, 0], 1, z
     return D.reshape(-1, 6)
+
+def registration_redepth(design: np.ndarray, normals: np.ndarray, z: np.ndarray) -> tuple:
+    """`registration_design` and `registration_normals` of the same points at another depth `z` (N), from those at any
+    depth: only the depth columns change, and each point's share of the normal matrix in them is a product (no
+    6×6 outer products: the analysis turns the depth with the head in every frame, `measure/15_analyze`)."""
+    D = design.reshape(-1, 2, 6).copy()
+    D[:, 0, 4] = D[:, 1, 5] = z
+    K = normals.reshape(-1, 6, 6).copy()
+    K[:, :4, 4] = K[:, 4, :4] = D[:, 0, :4] * z[:, None]
+    K[:, :4, 5] = K[:, 5, :4] = D[:, 1, :4] * z[:, None]
+    K[:, 4, 4] = K[:, 5, 5] = z * z
+    return D.reshape(-1, 6), K.reshape(len(D), 36)
 
 def registration_normals(D: np.ndarray) -> np.ndarray:
     """Each point's share (N×36, a flattened 6×6) of the normal matrix DᵀWD of the design `D` (2N×6,
