@@ -126,6 +126,17 @@ def test_mesh_mode_returns_the_landmark_driven_part(smile):
     assert np.linalg.norm(res.mesh_disp[40, corner]) > 3
 
 
+def test_less_smoothing_keeps_more_of_the_smile_from_the_same_flow(smile):
+    """`n_modes` and `smooth_rolloff` change only the smoothing: the raw field is the same to the bit, and a wider
+    low-pass (400 modes, roll-off 1) reads the smile's plateau larger on both zygomaticus channels."""
+    a = analyze_video(smile, None, quiet=True, overlay=False, max_frames=50)
+    b = analyze_video(smile, None, quiet=True, overlay=False, max_frames=50, n_modes=400, smooth_rolloff=1.0)
+    assert np.array_equal(a.raw_disp, b.raw_disp, equal_nan=True)
+    for side in "RL":
+        col = f"act_zygomaticus_major_{side}"
+        assert b.frames[col][35:50].mean() > 1.05 * a.frames[col][35:50].mean()
+
+
 def test_short_gap_interpolated_long_gap_flagged(tmp_path, smile_frames):
     """Synthetic gaps in the real smile video: 3 black frames (bridged) and 20 black frames (left NaN)."""
     frames = [np.zeros_like(f) if (10 <= i < 13 or 30 <= i < 50) else f for i, f in enumerate(smile_frames)]

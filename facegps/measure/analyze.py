@@ -104,6 +104,10 @@ class AnalysisParams:
         'polar smoothing (spectral r, wavelet θ)')
     n_modes: int = param(200,
         'Laplacian modes kept by the spectral smoothing of r', ok=lambda v: _is_int(v) and v >= 1, rule="an integer >= 1")
+    smooth_rolloff: float = param(3.0,
+        'roll-off rho of the spectral smoothing: mode k damped by exp(-rho lambda_k / lambda_K) (0: plain projection); '
+        'lower keeps more of a small, sharp movement and more noise (see the benchmarks: 1 with 400 modes)',
+        ok=lambda v: 0 <= v <= 20, rule="in [0, 20]")
     sigma_iod: float = param(0.12,
         'MKS kernel width [fraction of the inter-ocular distance]', ok=lambda v: 0 < v <= 1, rule="in (0, 1] (a fraction of the inter-ocular distance)")
     muscle_weights: object = param(None,
@@ -628,7 +632,7 @@ def _smoothed(stores: dict, p, ref_index: int, work) -> RowStore:
     T, P = raw_s.n, raw_s.shape[0]
     space_s = stores["space"] = RowStore(work, "space", (P, 2))
     basis = default_basis(p.density, p.n_modes)
-    for _, raw in raw_s.blocks(SPACE_BLOCK_BYTES): space_s.extend(smooth_in_space(raw, basis))
+    for _, raw in raw_s.blocks(SPACE_BLOCK_BYTES): space_s.extend(smooth_in_space(raw, basis, rolloff=p.smooth_rolloff))
     disp_s = stores["disp"] = RowStore(work, "disp", (P, 2))
     disp_s.resize(T)
     chunk = max(1, TIME_CHUNK // T)
