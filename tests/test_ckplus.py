@@ -87,20 +87,20 @@ def test_preprocessing_is_never_fitted_on_test_rows():
 def test_study_ckplus_on_a_fresh_standin(tmp_path):
     data, reports = tmp_path / "standin", tmp_path / "reports"
     env = {**os.environ, "FACEGPS_QUIET": "1"}
-    out = subprocess.run([FACEGPS, "study", "ckplus", str(data), "--make-standin", "small", "-o", str(reports)],
+    out = subprocess.run([FACEGPS, "study", "ckplus", str(data), "--make-standin", "tiny", "-o", str(reports)],
                          capture_output=True, text=True, env=env, timeout=1200)
     assert out.returncode == 0, out.stderr
-    assert (data / "STANDIN.txt").exists() and len(list_sequences(data)) == 105
+    assert (data / "STANDIN.txt").exists() and len(list_sequences(data)) == 21
     html = (reports / "ckplus.html").read_text()
     assert "semi-synthetic stand-in" in html and all(r in html for r in FEATURE_SETS)
     per_fold = pd.read_csv(reports / "ckplus" / "per_fold_accuracy.csv", index_col=0)
     assert (per_fold.pop("data") == STANDIN_NOTE).all()                  # every table says it is the stand-in
-    assert list(per_fold.index) == list(FEATURE_SETS) and per_fold.shape == (4, 10)
+    assert list(per_fold.index) == list(FEATURE_SETS) and per_fold.shape == (4, 3)   # 3 subjects: 3 folds
     assert per_fold.notna().all().all() and ((per_fold >= 0) & (per_fold <= 100)).all().all()
     s = json.loads((reports / "ckplus" / "study.json").read_text())
-    assert s["standin"] and s["note"] == STANDIN_NOTE and s["analysed"] == 105 and not s["failed"]
+    assert s["standin"] and s["note"] == STANDIN_NOTE and s["analysed"] == 21 and not s["failed"]
     folds = s["folds"]                                  # the test subjects of each fold: disjoint, all subjects
-    assert sorted(x for f in folds for x in f) == sorted({x for f in folds for x in f}) and len(sum(folds, [])) == 15
+    assert sorted(x for f in folds for x in f) == sorted({x for f in folds for x in f}) and len(sum(folds, [])) == 3
     summary = pd.read_csv(reports / "ckplus" / "summary.csv", index_col=0)
     assert summary.loc["Face-GPS (MKS)", "mean %"] > 3 * 100 / 7      # a known truth: far above chance
     assert f"Face-GPS (MKS): {summary.loc['Face-GPS (MKS)', 'mean %']:.1f}" in out.stdout
@@ -108,6 +108,6 @@ def test_study_ckplus_on_a_fresh_standin(tmp_path):
                            capture_output=True, text=True, env=env, timeout=1200)
     assert again.returncode == 0 and "using the stand-in already in" in again.stderr, again.stderr
     batch = pd.read_csv(reports / "ckplus" / "analyses" / "batch_summary.csv")
-    assert (batch["status"] == "skipped").all() and len(batch) == 105            # resumed: nothing analysed again
+    assert (batch["status"] == "skipped").all() and len(batch) == 21            # resumed: nothing analysed again
     assert not json.loads((reports / "ckplus" / "study.json").read_text())["failed"]
     assert pd.read_csv(reports / "ckplus" / "per_fold_accuracy.csv", index_col=0).drop(columns="data").equals(per_fold)   # seeded
