@@ -605,7 +605,8 @@ def codec_floor(src, reencoded, analysis_dir, iod: float) -> dict:
     warp, T = default_warp(), len(verts)
     flow = np.full((T, len(points), 2), np.nan, np.float32)
     for t, (a, b) in enumerate(zip(VideoReader(src), VideoReader(reencoded))):
-        if t >= T or not np.isfinite(verts[t]).all(): continue
+        if t >= T: break
+        if not np.isfinite(verts[t]).all(): continue
         ca, cb = (np.clip(warp.warp(f.gray, verts[t]), 0, 255).astype(np.uint8) for f in (a, b))
         flow[t] = dis_at_points(ca, cb, points, p.dis_preset, p.dis_scale)[0]
     smoothed = (smooth_in_time(smooth_in_space(flow, default_basis(p.density, p.n_modes), rolloff=p.smooth_rolloff),
