@@ -25,7 +25,7 @@ from .measure.video import probe_video
 
 # the accuracy benchmark's configurations (`facegps.bench.bench.BENCH_CONFIGS`, checked below), named here so that
 # `facegps --help` need not import the analysis
-BENCH_CONFIG_NAMES = ("raw image flow", "mesh", "v1-like", "lk", "full-res DIS", "DIS fast", "upper registration", "v2", "unstabilised", "mirror average", "no flipped view", "template depth", "less smoothing", "no smoothing", "default")
+BENCH_CONFIG_NAMES = ("raw image flow", "mesh", "v1-like", "lk", "full-res DIS", "DIS fast", "upper registration", "v2", "unstabilised", "mirror average", "no flipped view", "template depth", "no turn stretch", "less smoothing", "no smoothing", "default")
 
 # %% ../nbs/99_cli.ipynb #821d2626
 class _Parser(argparse.ArgumentParser):

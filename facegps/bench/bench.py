@@ -71,6 +71,7 @@ BENCH_CONFIGS = {   # name: (analyze_video parameters, or None for raw image flo
     "mirror average": (dict(mirror_average=True), "act_"),   # the default and the mirrored pass (`mirror_average`)
     "no flipped view": (dict(mirror_landmarks=False), "act_"),   # landmarks from the stabilised view alone (`mirror_landmarks`)
     "template depth": (dict(face_depth=False), "act_"),   # the registration's depth term on the template's depth (`face_depth`)
+    "no turn stretch": (dict(turn_stretch=False), "act_"),   # a similarity at every turn (`turn_stretch`; the default before)
     "less smoothing": (dict(n_modes=400, smooth_rolloff=1.0), "act_"),   # a wider spectral low-pass: larger readings, more noise
     "no smoothing": (dict(smooth=False), "act_"),   # no polar smoothing (over the face or in time)
     "default": ({}, "act_"),

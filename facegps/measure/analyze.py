@@ -6,10 +6,11 @@ Docs: https://facegps.github.io/facegps/measure/analyze.html.md"""
 
 # %% auto #0
 __all__ = ['PARAM_HELP', 'MIN_VALID', 'PIPELINE_THREADS', 'PIPELINE_DEPTH', 'TIME_CHUNK', 'SPACE_BLOCK_BYTES', 'FACE_DEPTH_MIN_R',
-           'HAND_OVER_FACE_SHARE', 'SMALL_FACE_IOD_PX', 'MIRROR_AVERAGED', 'param', 'AnalysisParams', 'param_rule',
-           'bridge_gaps', 'Analysis', 'measured_activations', 'prewarp_vertices', 'MeasureContext', 'measure_context',
-           'reference_shape', 'with_face_depth', 'turned_context', 'one_library_thread', 'analyze_video',
-           'hand_cover_points', 'hide_covered', 'MirroredReader', 'average_mirrored']
+           'TURN_STRETCH_DEGREES', 'HAND_OVER_FACE_SHARE', 'SMALL_FACE_IOD_PX', 'MIRROR_AVERAGED', 'param',
+           'AnalysisParams', 'param_rule', 'bridge_gaps', 'Analysis', 'measured_activations', 'prewarp_vertices',
+           'MeasureContext', 'measure_context', 'reference_shape', 'with_face_depth', 'turned_context', 'turn_share',
+           'register_turned', 'one_library_thread', 'analyze_video', 'hand_cover_points', 'hide_covered',
+           'MirroredReader', 'average_mirrored']
 
 # %% ../../nbs/measure/15_analyze.ipynb #5039555e
 import collections, itertools, json, os, queue, shutil, tempfile, threading, time
@@ -32,8 +33,8 @@ from .mks import (muscle_descriptors, rbf_kernels, kernel_gamma, mks_smooth, mus
                          muscle_contractions, pull_directions)
 from .pose import CANONICAL_MODES, canonical_vertices, head_poses, pose_similarity
 from .quality import frame_quality, quality_verdict
-from .register import (global_affine, landmark_displacement, register_field, registered_vertices, registration_design,
-                              registration_motion,
+from .register import (affine_design, global_affine, landmark_displacement, register_field, registered_vertices,
+                              registration_design, registration_motion, stretch_part,
                               registration_mask, registration_normals, registration_redepth, registration_weights, unregister,
                               REGISTER_REGIONS)
 from .smoothing import _one_blas_thread, default_basis, smooth_in_space, smooth_in_time
@@ -62,6 +63,8 @@ class AnalysisParams:
         "register each frame to the reference from the image (robust similarity on the upper face's flow)")
     face_depth: bool = param(True,
         "the registration's depth term (a turn of the head) is the reference face's own 3-D shape (its landmarks, `reference_shape`) turned as the head has turned in the frame (`turned_context`): what an under-followed turn shifts each point by; off = the template's depth, unturned (the default before 2026-12-07)")
+    turn_stretch: bool = param(True,
+        "when the head has turned out of the image plane since the reference, the registration also stretches the face unevenly (the part of an affine map a similarity lacks), in proportion to the turn: none below 2 degrees, all of it from 8 (`turn_share`); off = a similarity at every turn (the default before 2026-12-07)")
     register_region: str = param("face",
         '"face" (the face minus eyes and mouth, the lower face at a quarter weight: least head-motion leak) or "upper" (above the eyes and the midline: keeps a cheek raise within a smile, leaks more)', choices=REGISTER_REGIONS)
     flow: str = param("dis",
@@ -332,9 +335,7 @@ def _measure_frame(gray, lms, ref: dict, ctx: "MeasureContext", is_ref: bool = F
                            fb_max=p.fb_max, init=lk_init, dis_preset=p.dis_preset, photo_max=p.photo_max,
                            dis_finest_scale=p.dis_scale)
     d = np.asarray(d, np.float64)
-    G = (register_field(d, ok, pts, ctx.depth, ctx.reg_mask, prior=ctx.reg_prior, design=ctx.reg_design,
-                       normals=ctx.reg_normals)
-         if p.refine and not is_ref else None)
+    G = register_turned(d, ok, ctx) if p.refine and not is_ref else None
     if p.landmark_fill and p.canonical == "pose" and not ok.all():
         d[~ok] = guess_at(~ok) if lk_init is None else lk_init[~ok]
     else: d[~ok] = np.nan
@@ -379,8 +380,7 @@ def _measure_prewarped(gray, lms, v, ref: dict, ctx: "MeasureContext", t1: float
     L = _landmarks_on_image(L, F, (seen >= 0.5) & (share < 0.5), ctx)
     w = seen * agreement_weights((F - L) * share[:, None], p.disagreement_scale)
     d = L + w[:, None] * (F - L)
-    G = (register_field(d, w >= 0.5, pts, ctx.depth, ctx.reg_mask, prior=ctx.reg_prior,
-                        design=ctx.reg_design, normals=ctx.reg_normals) if p.refine else None)
+    G = register_turned(d, w >= 0.5, ctx) if p.refine else None
     if not p.landmark_fill: d[seen == 0] = np.nan
     if G is not None:
         d = unregister(d, pts, ctx.depth, G)
@@ -417,6 +417,7 @@ class MeasureContext:
     shape: np.ndarray | None = None            # P×3: the reference face at the points (`reference_shape`), or None
     landmark_shape: np.ndarray | None = None   # 468×3: the same at its landmarks
     landmark_depth: np.ndarray | None = None   # 468: the landmarks' depth the registration uses (None: the template's)
+    rotation: np.ndarray | None = None         # 3×3: the head's rotation since the reference (`turned_context`), or None
 
 def measure_context(p: AnalysisParams, points, tri_ids, weights) -> MeasureContext:
     "The `MeasureContext` of an analysis with parameters `p` on the sample points (`points`, `tri_ids`, `weights`)."
@@ -456,11 +457,41 @@ def turned_context(ctx: "MeasureContext", R: np.ndarray) -> "MeasureContext":
     axis in the image plane, on top of the head's rotation R, shifts a point X by about Δ × (R X) in the image: in
     proportion to the depth of the *turned* face, (R X)_z = R₃·X, which mixes its x and y in as the head turns
     (for a yaw θ: −sin θ·x + cos θ·z). With the unturned depth z the part in x stays as an apparent stretch of the
-    face. Unchanged (`ctx`) without the reference's shape (`face_depth` off)."""
-    if ctx.shape is None: return ctx
+    face. Without the reference's shape (`face_depth` off) only the rotation is recorded (`rotation`, for `turn_share`)."""
+    if ctx.shape is None: return replace(ctx, rotation=R)
     depth = ctx.shape @ R[2]
     design, normals = registration_redepth(ctx.reg_design, ctx.reg_normals, depth)
-    return replace(ctx, depth=depth, reg_design=design, reg_normals=normals, landmark_depth=ctx.landmark_shape @ R[2])
+    return replace(ctx, depth=depth, reg_design=design, reg_normals=normals, landmark_depth=ctx.landmark_shape @ R[2],
+                   rotation=R)
+
+TURN_STRETCH_DEGREES = (2.0, 8.0)   # out-of-plane turn (degrees) at which the registration's stretch starts, and is whole
+
+def turn_share(R: np.ndarray | None, degrees: tuple = TURN_STRETCH_DEGREES) -> float:
+    """How much of an uneven stretch the registration allows after the head's rotation `R` (3×3) since the reference:
+    0 up to `degrees[0]` of out-of-plane turn (the angle between the two faces' depth axes, arccos R₃₃), 1 from
+    `degrees[1]`, linear between. 0 without a rotation."""
+    if R is None: return 0.0
+    turn = np.degrees(np.arccos(np.clip(R[2, 2], -1.0, 1.0)))
+    return float(np.clip((turn - degrees[0]) / (degrees[1] - degrees[0]), 0.0, 1.0))
+
+def register_turned(d: np.ndarray, use: np.ndarray, ctx: "MeasureContext") -> tuple | None:
+    """The registration G = (A, b, c) of the frame's displacement `d` (P×2 canonical px) on the points `use` (P bool):
+    `register_field`'s similarity and depth term, plus, when the head has turned out of the image plane (`turn_stretch`,
+    `turn_share` s > 0), s times the uneven stretch N (`stretch_part`) of the same fit with a full affine map: G is
+    then fitted to d − N x, and A + N returned. Why: a turned head's landmarks leave the canonical face stretched
+    unevenly, which a similarity cannot undo (the rendered turning head leaked 0.51 % IOD with a similarity alone); an
+    affine map at every frame would also take a smile's widening for head motion (AU12's gain 0.70 → 0.65), so it is
+    allowed only in proportion to the turn. None when too few points are usable."""
+    kw = dict(prior=ctx.reg_prior, design=ctx.reg_design, normals=ctx.reg_normals)
+    share = turn_share(ctx.rotation) if ctx.params.turn_stretch else 0.0
+    if share == 0.0: return register_field(d, use, ctx.points, ctx.depth, ctx.reg_mask, **kw)
+    D8 = affine_design(ctx.points, ctx.depth)
+    G8 = register_field(d, use, ctx.points, ctx.depth, ctx.reg_mask, prior=ctx.reg_prior, design=D8,
+                        normals=registration_normals(D8))
+    if G8 is None: return None
+    N = share * stretch_part(G8[0])
+    G = register_field(d - ctx.points @ N.T, use, ctx.points, ctx.depth, ctx.reg_mask, **kw)
+    return None if G is None else (G[0] + N, G[1], G[2])
 
 def _reference(lms, gray, index: int, ctx: "MeasureContext") -> dict:
     "The reference frame's landmarks, canonical image and warp vertices."

@@ -7,8 +7,9 @@ Docs: https://facegps.github.io/facegps/measure/register.html.md"""
 
 # %% auto #0
 __all__ = ['LOWER_FACE_WEIGHT', 'REGISTER_REGIONS', 'registration_mask', 'registration_weights', 'registration_design',
-           'registration_redepth', 'registration_normals', 'robust_registration', 'register_field', 'unregister',
-           'registration_motion', 'registered_vertices', 'global_affine', 'sane_triangles', 'landmark_displacement']
+           'registration_redepth', 'registration_normals', 'affine_design', 'stretch_part', 'robust_registration',
+           'register_field', 'unregister', 'registration_motion', 'registered_vertices', 'global_affine',
+           'sane_triangles', 'landmark_displacement']
 
 # %% ../../nbs/measure/06_register.ipynb #6630a16a
 from functools import lru_cache
@@ -63,16 +64,31 @@ def registration_redepth(design: np.ndarray, normals: np.ndarray, z: np.ndarray)
     return D.reshape(-1, 6), K.reshape(len(D), 36)
 
 def registration_normals(D: np.ndarray) -> np.ndarray:
-    """Each point's share (N×36, a flattened 6×6) of the normal matrix DᵀWD of the design `D` (2N×6,
-    `registration_design`): a weighted fit's normal matrix is then one product w @ blocks (N weights), whatever w."""
-    D3 = D.reshape(-1, 2, 6)
-    return np.einsum("nri,nrj->nij", D3, D3).reshape(len(D3), 36)
+    """Each point's share (N×k², a flattened k×k) of the normal matrix DᵀWD of the design `D` (2N×k,
+    `registration_design`: k = 6; `affine_design`: k = 8): a weighted fit's normal matrix is then one product
+    w @ blocks (N weights), whatever w."""
+    k = D.shape[1]
+    D3 = D.reshape(-1, 2, k)
+    return np.einsum("nri,nrj->nij", D3, D3).reshape(len(D3), k * k)
+
+def affine_design(x: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """`registration_design` with a full 2×2 A (2N×8): y ≈ A x + b + z c in q = (a₁₁, a₁₂, a₂₁, a₂₂, b₁, b₂, c₁, c₂)."""
+    D = np.zeros((len(x), 2, 8))
+    D[:, 0, 0], D[:, 0, 1], D[:, 0, 4], D[:, 0, 6] = x[:, 0], x[:, 1], 1, z
+    D[:, 1, 2], D[:, 1, 3], D[:, 1, 5], D[:, 1, 7] = x[:, 0], x[:, 1], 1, z
+    return D.reshape(-1, 8)
+
+def stretch_part(A: np.ndarray) -> np.ndarray:
+    """The part of a 2×2 linear map `A` that no similarity has: A minus its nearest similarity [[a, −s], [s, a]]
+    (a = (a₁₁ + a₂₂)/2, s = (a₂₁ − a₁₂)/2): an uneven stretch, [[e, f], [f, −e]], zero for a similarity."""
+    a, s = (A[0, 0] + A[1, 1]) / 2, (A[1, 0] - A[0, 1]) / 2
+    return A - np.array([[a, -s], [s, a]])
 
 def robust_registration(x: np.ndarray, y: np.ndarray, z: np.ndarray, prior: np.ndarray | None = None,
                         iterations: int = 6, k: float = 1.345, floor: float = 0.05, use: np.ndarray | None = None,
                         design: np.ndarray | None = None, normals: np.ndarray | None = None) -> tuple:
     """G = (A, b, c) with y ≈ A x + b + z c for points `x` → `y` (N×2 canonical px) of depth `z` (N, template units),
-    by iteratively reweighted least squares with Huber weights: residuals beyond k·1.48·MAD (at least `floor` px)
+    A a similarity (or any 2×2 map when `design` is `affine_design`'s), by iteratively reweighted least squares with Huber weights: residuals beyond k·1.48·MAD (at least `floor` px)
     weigh c/r, times the points' `prior` weights (default 1). `use` (N bool): fit those points only (the others
     weigh 0). `design`, `normals`: `registration_design(x, z)` and its `registration_normals`, when at hand (they
     depend on the points only, not on the frame: one product of the weights with them per reweighting)."""
@@ -81,16 +97,18 @@ def robust_registration(x: np.ndarray, y: np.ndarray, z: np.ndarray, prior: np.n
     D = registration_design(x, z) if design is None else design
     K = registration_normals(D) if normals is None else normals
     y = np.asarray(y, np.float64)
-    g, w = np.einsum("nri,nr->ni", D.reshape(-1, 2, 6), y), prior      # each point's share of Dᵀy
+    n = D.shape[1]
+    g, w = np.einsum("nri,nr->ni", D.reshape(-1, 2, n), y), prior      # each point's share of Dᵀy
     yf, fit = y.ravel(), (slice(None) if use is None else np.flatnonzero(use))
     for _ in range(iterations):
-        q = np.linalg.solve((w @ K).reshape(6, 6), w @ g)            # the weighted 6×6 normal equations
+        q = np.linalg.solve((w @ K).reshape(n, n), w @ g)            # the weighted 6×6 (8×8) normal equations
         e = D @ q - yf                                                 # x, y residuals interleaved
         e *= e
         r = np.sqrt(e[0::2] + e[1::2])
         h = k * max(1.4826 * _median(r[fit]), floor)
         w = prior * h / np.maximum(r, h)
-    q = np.linalg.solve((w @ K).reshape(6, 6), w @ g)
+    q = np.linalg.solve((w @ K).reshape(n, n), w @ g)
+    if n == 8: return q[:4].reshape(2, 2), q[4:6], q[6:8]
     return np.array([[q[0], -q[1]], [q[1], q[0]]]), q[2:4], q[4:6]
 
 def register_field(disp: np.ndarray, valid: np.ndarray, points: np.ndarray, depth: np.ndarray, mask: np.ndarray,
