@@ -418,14 +418,16 @@ class MeasureContext:
     landmark_shape: np.ndarray | None = None   # 468×3: the same at its landmarks
     landmark_depth: np.ndarray | None = None   # 468: the landmarks' depth the registration uses (None: the template's)
     rotation: np.ndarray | None = None         # 3×3: the head's rotation since the reference (`turned_context`), or None
+    affine: tuple | None = None                # the affine fit's (design, normals) (`register.affine_design`) on the template's depth
 
 def measure_context(p: AnalysisParams, points, tri_ids, weights) -> MeasureContext:
     "The `MeasureContext` of an analysis with parameters `p` on the sample points (`points`, `tri_ids`, `weights`)."
     depth = points_on(load_template()["points3d"][:, 2:], face_triangles(), tri_ids, weights)[:, 0]
-    design = registration_design(points, depth)
+    design, affine = registration_design(points, depth), affine_design(points, depth)
     return MeasureContext(params=p, warp=default_warp(p.fill_holes), points=points, tri_ids=tri_ids, weights=weights,
                           reg_mask=registration_mask(points), reg_prior=registration_weights(points, region=p.register_region),
-                          depth=depth, reg_design=design, reg_normals=registration_normals(design))
+                          depth=depth, reg_design=design, reg_normals=registration_normals(design),
+                          affine=(affine, registration_normals(affine)))
 
 FACE_DEPTH_MIN_R = 0.8   # a face's depth that correlates less with the template's is not believed (`reference_shape`)
 
@@ -485,9 +487,8 @@ def register_turned(d: np.ndarray, use: np.ndarray, ctx: "MeasureContext") -> tu
     kw = dict(prior=ctx.reg_prior, design=ctx.reg_design, normals=ctx.reg_normals)
     share = turn_share(ctx.rotation) if ctx.params.turn_stretch else 0.0
     if share == 0.0: return register_field(d, use, ctx.points, ctx.depth, ctx.reg_mask, **kw)
-    D8 = affine_design(ctx.points, ctx.depth)
-    G8 = register_field(d, use, ctx.points, ctx.depth, ctx.reg_mask, prior=ctx.reg_prior, design=D8,
-                        normals=registration_normals(D8))
+    D8, K8 = registration_redepth(*ctx.affine, ctx.depth)
+    G8 = register_field(d, use, ctx.points, ctx.depth, ctx.reg_mask, prior=ctx.reg_prior, design=D8, normals=K8)
     if G8 is None: return None
     N = share * stretch_part(G8[0])
     G = register_field(d - ctx.points @ N.T, use, ctx.points, ctx.depth, ctx.reg_mask, **kw)

@@ -52,16 +52,18 @@ def registration_design(x: np.ndarray, z: np.ndarray) -> np.ndarray:
     return D.reshape(-1, 6)
 
 def registration_redepth(design: np.ndarray, normals: np.ndarray, z: np.ndarray) -> tuple:
-    """`registration_design` and `registration_normals` of the same points at another depth `z` (N), from those at any
-    depth: only the depth columns change, and each point's share of the normal matrix in them is a product (no
-    6×6 outer products: the analysis turns the depth with the head in every frame, `measure/15_analyze`)."""
-    D = design.reshape(-1, 2, 6).copy()
-    D[:, 0, 4] = D[:, 1, 5] = z
-    K = normals.reshape(-1, 6, 6).copy()
-    K[:, :4, 4] = K[:, 4, :4] = D[:, 0, :4] * z[:, None]
-    K[:, :4, 5] = K[:, 5, :4] = D[:, 1, :4] * z[:, None]
-    K[:, 4, 4] = K[:, 5, 5] = z * z
-    return D.reshape(-1, 6), K.reshape(len(D), 36)
+    """`registration_design` (or `affine_design`) and `registration_normals` of the same points at another depth `z`
+    (N), from those at any depth: only the depth columns (the last two) change, and each point's share of the normal
+    matrix in them is a product (no k×k outer products: the analysis turns the depth with the head in every frame,
+    `measure/15_analyze`)."""
+    k = design.shape[1]; j = k - 2
+    D = design.reshape(-1, 2, k).copy()
+    D[:, 0, j] = D[:, 1, j + 1] = z
+    K = normals.reshape(-1, k, k).copy()
+    K[:, :j, j] = K[:, j, :j] = D[:, 0, :j] * z[:, None]
+    K[:, :j, j + 1] = K[:, j + 1, :j] = D[:, 1, :j] * z[:, None]
+    K[:, j, j] = K[:, j + 1, j + 1] = z * z
+    return D.reshape(-1, k), K.reshape(len(D), k * k)
 
 def registration_normals(D: np.ndarray) -> np.ndarray:
     """Each point's share (N×k², a flattened k×k) of the normal matrix DᵀWD of the design `D` (2N×k,
