@@ -25,7 +25,7 @@ demo: $(STAMP)
 ## all tests: notebooks (nbdev_test), then pytest (integration, CLI, bad input, notebooks in sync and clean)
 test: $(STAMP) browser
 	$(BIN)/nbdev-test --n-workers 2 --timing
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --durations=15 tests
 
 ## regenerate facegps/ from nbs/ and clean the notebooks (run before committing)
 export: $(STAMP)
