@@ -36,7 +36,7 @@ from ..measure.mks import (kernel_gamma, muscle_activations, muscle_contractions
 from ..measure.video import VideoReader
 from ..measure.affine import default_warp, per_triangle_warp
 from ..measure.flow import dis_at_points
-from ..measure.smoothing import default_basis, smooth_in_space, smooth_in_time
+from ..measure.smoothing import default_basis, polar_smooth
 
 # %% ../../nbs/bench/02_bench.ipynb #11bb59da
 def displace(image: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -601,18 +601,17 @@ def codec_floor(src, reencoded, analysis_dir, iod: float) -> dict:
     d = Path(analysis_dir)
     with np.load(d / "displacement.npz") as z: verts, points = z["warp_vertices"], z["points"]
     frames = pd.read_parquet(d / "frames.parquet")
-    used = json.loads((d / "summary.json").read_text())["parameters"]
-    p = AnalysisParams(**{k: used[k] for k in ("dis_preset", "dis_scale", "density", "n_modes", "smooth_rolloff", "sigma_iod")})
+    p = json.loads((d / "summary.json").read_text())["parameters"]
     warp, T = default_warp(), len(verts)
     flow = np.full((T, len(points), 2), np.nan, np.float32)
     for t, (a, b) in enumerate(zip(VideoReader(src), VideoReader(reencoded))):
         if t >= T: break
         if not np.isfinite(verts[t]).all(): continue
         ca, cb = (np.clip(warp.warp(f.gray, verts[t]), 0, 255).astype(np.uint8) for f in (a, b))
-        flow[t] = dis_at_points(ca, cb, points, p.dis_preset, p.dis_scale)[0]
-    smoothed = (smooth_in_time(smooth_in_space(flow, default_basis(p.density, p.n_modes), rolloff=p.smooth_rolloff),
-                               np.isnan(flow).any(2), r_in_time=used["smooth_r_in_time"]) if used["smooth"] else flow)
-    act = field_activations(smoothed, "act_", p.sigma_iod, p.density) * 100 / iod
+        flow[t] = dis_at_points(ca, cb, points, p["dis_preset"], p["dis_scale"])[0]
+    smoothed = (polar_smooth(flow, default_basis(p["density"], p["n_modes"]), rolloff=p["smooth_rolloff"],
+                             r_in_time=p["smooth_r_in_time"]) if p["smooth"] else flow)      # as the analysis smooths
+    act = field_activations(smoothed, "act_", p["sigma_iod"], p["density"]) * 100 / iod
     ok = frames["quality_ok"].to_numpy(bool)[:T] & np.isfinite(act.to_numpy()).all(1)
     return _summary({m: act[m].to_numpy()[ok] for m in act}) | dict(zygomaticus_r=np.nan)
 
