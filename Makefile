@@ -22,10 +22,10 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/facegps demo -o $(OUT)
 
-## all tests: notebooks (nbdev_test), then pytest (integration, CLI, bad input, notebooks in sync and clean)
+## all tests: notebooks (nbdev_test, 2 workers), then pytest (integration, CLI, bad input, notebooks in sync and clean; 2 workers, one test file per worker)
 test: $(STAMP) browser
 	$(BIN)/nbdev-test --n-workers 2 --timing
-	$(BIN)/python -m pytest -q --durations=15 tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15 tests
 
 ## regenerate facegps/ from nbs/ and clean the notebooks (run before committing)
 export: $(STAMP)
