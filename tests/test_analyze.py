@@ -253,3 +253,17 @@ def test_a_hand_over_the_mouth_is_found_and_its_skin_unmeasured(tmp_path):
     off = analyze_video(hand_video(), None, quiet=True, overlay=False, max_frames=240, hands=False)
     assert "hand_over_face" not in off.frames and off.summary["hands"] == {"on": False} and off.occluded is None
     assert (off.frames.loc[covered[:T], "valid_mentalis"] < 0.3).mean() < 0.5          # what a user got before
+
+
+def test_a_laugh_with_the_head_turned_is_not_taken_for_head_motion():
+    """The real hand video ends with a broad laugh, the head turned 20–25° from the reference frame: the
+    registration's uneven stretch for a turned head (`turn_stretch`) is capped (`TURN_STRETCH_MAX`), so it cannot take
+    the laugh's widening of the lower face for head motion. Uncapped, the zygomaticus read 3.2 canonical px on
+    average through the clip's last third; without any stretch 5.6; capped 5.0."""
+    from facegps.measure.analyze import TURN_STRETCH_MAX, measured_activations
+    from facegps.measure.hands import hand_video
+    res = analyze_video(hand_video(), None, quiet=True, overlay=False)
+    act = measured_activations(res.frames)[["zygomaticus_major_L", "zygomaticus_major_R"]].mean(axis=1)
+    laugh = act.to_numpy()[2 * len(act) // 3:]
+    assert TURN_STRETCH_MAX == 0.01 and np.isfinite(laugh).mean() > 0.9
+    assert np.nanmean(laugh) > 4.5, np.nanmean(laugh)

@@ -6,11 +6,11 @@ Docs: https://facegps.github.io/facegps/measure/analyze.html.md"""
 
 # %% auto #0
 __all__ = ['PARAM_HELP', 'MIN_VALID', 'PIPELINE_THREADS', 'PIPELINE_DEPTH', 'TIME_CHUNK', 'SPACE_BLOCK_BYTES', 'FACE_DEPTH_MIN_R',
-           'TURN_STRETCH_DEGREES', 'HAND_OVER_FACE_SHARE', 'SMALL_FACE_IOD_PX', 'MIRROR_AVERAGED', 'param',
-           'AnalysisParams', 'param_rule', 'bridge_gaps', 'Analysis', 'measured_activations', 'prewarp_vertices',
-           'MeasureContext', 'measure_context', 'reference_shape', 'with_face_depth', 'turned_context', 'turn_share',
-           'register_turned', 'one_library_thread', 'analyze_video', 'hand_cover_points', 'hide_covered',
-           'MirroredReader', 'average_mirrored']
+           'TURN_STRETCH_DEGREES', 'TURN_STRETCH_MAX', 'HAND_OVER_FACE_SHARE', 'SMALL_FACE_IOD_PX', 'MIRROR_AVERAGED',
+           'param', 'AnalysisParams', 'param_rule', 'bridge_gaps', 'Analysis', 'measured_activations',
+           'prewarp_vertices', 'MeasureContext', 'measure_context', 'reference_shape', 'with_face_depth',
+           'turned_context', 'turn_share', 'capped_stretch', 'register_turned', 'one_library_thread', 'analyze_video',
+           'hand_cover_points', 'hide_covered', 'MirroredReader', 'average_mirrored']
 
 # %% ../../nbs/measure/15_analyze.ipynb #5039555e
 import collections, itertools, json, os, queue, shutil, tempfile, threading, time
@@ -64,7 +64,7 @@ class AnalysisParams:
     face_depth: bool = param(True,
         "the registration's depth term (a turn of the head) is the reference face's own 3-D shape (its landmarks, `reference_shape`) turned as the head has turned in the frame (`turned_context`): what an under-followed turn shifts each point by; off = the template's depth, unturned (the default before 2026-12-07)")
     turn_stretch: bool = param(True,
-        "when the head has turned out of the image plane since the reference, the registration also stretches the face unevenly (the part of an affine map a similarity lacks), in proportion to the turn: none below 2 degrees, all of it from 8 (`turn_share`); off = a similarity at every turn (the default before 2026-12-07)")
+        "when the head has turned out of the image plane since the reference, the registration also stretches the face unevenly (the part of an affine map a similarity lacks), in proportion to the turn: none below 2 degrees, all of it from 8 (`turn_share`), by at most 1 % (`TURN_STRETCH_MAX`); off = a similarity at every turn (the default before 2026-12-07)")
     register_region: str = param("face",
         '"face" (the face minus eyes and mouth, the lower face at a quarter weight: least head-motion leak) or "upper" (above the eyes and the midline: keeps a cheek raise within a smile, leaks more)', choices=REGISTER_REGIONS)
     flow: str = param("dis",
@@ -476,6 +476,14 @@ def turn_share(R: np.ndarray | None, degrees: tuple = TURN_STRETCH_DEGREES) -> f
     turn = np.degrees(np.arccos(np.clip(R[2, 2], -1.0, 1.0)))
     return float(np.clip((turn - degrees[0]) / (degrees[1] - degrees[0]), 0.0, 1.0))
 
+TURN_STRETCH_MAX = 0.01   # the largest uneven stretch the registration removes (fraction): above every rendered turn's (0.0074)
+
+def capped_stretch(N: np.ndarray, limit: float = TURN_STRETCH_MAX) -> np.ndarray:
+    """The uneven stretch `N` (2×2, [[e, f], [f, −e]], `stretch_part`) scaled down to size `limit` when it is larger;
+    its size √(e² + f²) is the fraction by which it lengthens the face along one axis and shortens it across."""
+    size = np.hypot(N[0, 0], N[0, 1])
+    return N if size <= limit else N * (limit / size)
+
 def register_turned(d: np.ndarray, use: np.ndarray, ctx: "MeasureContext") -> tuple | None:
     """The registration G = (A, b, c) of the frame's displacement `d` (P×2 canonical px) on the points `use` (P bool):
     `register_field`'s similarity and depth term, plus, when the head has turned out of the image plane (`turn_stretch`,
@@ -483,14 +491,17 @@ def register_turned(d: np.ndarray, use: np.ndarray, ctx: "MeasureContext") -> tu
     then fitted to d − N x, and A + N returned. Why: a turned head's landmarks leave the canonical face stretched
     unevenly, which a similarity cannot undo (the rendered turning head leaked 0.51 % IOD with a similarity alone); an
     affine map at every frame would also take a smile's widening for head motion (AU12's gain 0.70 → 0.65), so it is
-    allowed only in proportion to the turn. None when too few points are usable."""
+    allowed only in proportion to the turn, and only up to `TURN_STRETCH_MAX` (`capped_stretch`): on the rendered
+    turning heads (yaw ± 15°, pitch ± 10°) it never exceeded 0.0074, while on the real `hands` clip a laugh with the
+    head turned 20–25° from the reference fitted 0.03–0.05, the widening of the lower face taken for head motion.
+    None when too few points are usable."""
     kw = dict(prior=ctx.reg_prior, design=ctx.reg_design, normals=ctx.reg_normals)
     share = turn_share(ctx.rotation) if ctx.params.turn_stretch else 0.0
     if share == 0.0: return register_field(d, use, ctx.points, ctx.depth, ctx.reg_mask, **kw)
     D8, K8 = registration_redepth(*ctx.affine, ctx.depth)
     G8 = register_field(d, use, ctx.points, ctx.depth, ctx.reg_mask, prior=ctx.reg_prior, design=D8, normals=K8)
     if G8 is None: return None
-    N = share * stretch_part(G8[0])
+    N = share * capped_stretch(stretch_part(G8[0]))
     G = register_field(d - ctx.points @ N.T, use, ctx.points, ctx.depth, ctx.reg_mask, **kw)
     return None if G is None else (G[0] + N, G[1], G[2])
 
