@@ -95,6 +95,11 @@ def _positive_int(text):
 def _add_common(p):
     p.add_argument("--quiet", action="store_true", help="hide progress bars (also hidden when $CI is set)")
 
+def _param_help(name: str) -> str:
+    "The help of parameter `name` (`PARAM_HELP`) for argparse, which formats help with %: its own % signs doubled."
+    from facegps.measure.analyze import PARAM_HELP  # lazy
+    return PARAM_HELP[name].replace("%", "%%")
+
 def _add_analysis_options(p):
     "One option per `AnalysisParams` field, with its help, default and the values it may take, as its `param` declares them."
     from facegps.measure.analyze import AnalysisParams, PARAM_HELP  # lazy
@@ -104,15 +109,15 @@ def _add_analysis_options(p):
         flag, default = "--" + f.name.replace("_", "-"), f.default
         if isinstance(default, bool):
             p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
-                           help=f"{PARAM_HELP[f.name]} (default: {default})")
+                           help=f"{_param_help(f.name)} (default: {default})")
             continue
         conv, rule, choices = _conv(f), _rule(f.name), f.metadata["choices"]
         if choices:
             p.add_argument(flag, dest=f.name, choices=choices, default=default,
-                           help=f"{PARAM_HELP[f.name]} (default: {default})")
+                           help=f"{_param_help(f.name)} (default: {default})")
         else:
             p.add_argument(flag, dest=f.name, type=_param_type(f.name, conv), default=default,
-                           help=f"{PARAM_HELP[f.name]} ({f'must be {rule}; ' if rule else ''}default: {default})")
+                           help=f"{_param_help(f.name)} ({f'must be {rule}; ' if rule else ''}default: {default})")
     p.add_argument("--muscle-weights", dest="muscle_weights", type=_muscle_weights, default=None,
                    help="MKS weights as JSON: a list (one per muscle) or an object {muscle: weight}, muscles among "
                         f"{', '.join(MUSCLES)} (default: uniform)")
