@@ -102,7 +102,7 @@ def _param_help(name: str) -> str:
 
 def _add_analysis_options(p):
     "One option per `AnalysisParams` field, with its help, default and the values it may take, as its `param` declares them."
-    from facegps.measure.analyze import AnalysisParams, PARAM_HELP  # lazy
+    from facegps.measure.analyze import AnalysisParams  # lazy
     import dataclasses
     for f in dataclasses.fields(AnalysisParams):
         if f.name == "muscle_weights": continue

@@ -499,7 +499,7 @@ def register_turned(d: np.ndarray, use: np.ndarray, ctx: "MeasureContext") -> tu
     share = turn_share(ctx.rotation) if ctx.params.turn_stretch else 0.0
     if share == 0.0: return register_field(d, use, ctx.points, ctx.depth, ctx.reg_mask, **kw)
     D8, K8 = registration_redepth(*ctx.affine, ctx.depth)
-    G8 = register_field(d, use, ctx.points, ctx.depth, ctx.reg_mask, prior=ctx.reg_prior, design=D8, normals=K8)
+    G8 = register_field(d, use, ctx.points, ctx.depth, ctx.reg_mask, **dict(kw, design=D8, normals=K8))
     if G8 is None: return None
     N = share * capped_stretch(stretch_part(G8[0]))
     G = register_field(d - ctx.points @ N.T, use, ctx.points, ctx.depth, ctx.reg_mask, **kw)
