@@ -225,6 +225,22 @@ def test_unusual_paths_work(inp, tmp_path, which):
     assert sorted(p.name for p in out.iterdir()) == ["displacement.npz", "frames.parquet", "summary.json"]
 
 
+def test_ctrl_c_before_the_first_frame_leaves_no_landmark_thread(inp, tmp_path, monkeypatch):
+    """A Ctrl-C while the main thread still prepares (here: while it builds the smoothing basis, before it has asked
+    for a frame) stops and joins the landmark thread: a daemon thread left inside MediaPipe aborts the process at exit
+    (a CI run once ended with SIGABRT, after printing the right line)."""
+    import threading
+    import facegps.measure.analyze as analyze
+    from facegps.cli import main
+    def interrupted(*args, **kw):
+        time.sleep(0.3)                                        # the landmark thread is inside MediaPipe by now
+        raise KeyboardInterrupt
+    monkeypatch.setattr(analyze, "default_basis", interrupted)
+    assert main(["analyze", str(inp.long), "-o", str(tmp_path / "out"), "--no-overlay", "--quiet"]) == 130
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("facegps-")]
+    assert not finished_outputs(tmp_path / "out"), finished_outputs(tmp_path / "out")
+
+
 def test_ctrl_c_during_an_analysis(inp, tmp_path):
     """SIGINT to the command's process group (what Ctrl-C in a terminal does) once it has started working:
     one line, exit code 130, no traceback, nothing left that looks finished (nor its work folder)."""

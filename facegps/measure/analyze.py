@@ -234,30 +234,40 @@ PIPELINE_DEPTH = 8                              # frames queued between the step
 TIME_CHUNK = 1 << 18                            # values (frames × points) per chunk of the time smoothing
 SPACE_BLOCK_BYTES = 1 << 21                     # raw rows per block of the smoothing over the face (2 MiB: 66 frames)
 
-def _background(gen, depth: int, stop: threading.Event):
-    "Start running generator `gen` in a thread now; return a generator of its items, passed through a queue of `depth`."
-    q, done = queue.Queue(depth), object()
-    def put(item) -> bool:
-        while not stop.is_set():
-            try: q.put(item, timeout=0.1); return True
+class _Background:
+    """Runs generator `gen` in a thread from now on; iterating gives its items, passed through a queue of `depth`.
+    `close()` stops the thread and waits for it (and `gen`'s own clean-up), also when the items were never asked for:
+    a Ctrl-C before the first item must not leave the thread inside MediaPipe while the interpreter shuts down (a
+    native call in a daemon thread at exit aborts the process)."""
+    def __init__(self, gen, depth: int, stop: threading.Event):
+        self.q, self.done, self.stop, self.gen = queue.Queue(depth), object(), stop, gen
+        self.thread = threading.Thread(target=self._run, name="facegps-landmarks", daemon=True)
+        self.thread.start()
+
+    def _put(self, item) -> bool:
+        while not self.stop.is_set():
+            try: self.q.put(item, timeout=0.1); return True
             except queue.Full: pass
         return False
-    def run():
+
+    def _run(self):
         try:
-            for item in gen:
-                if not put(item): return
-            put(done)
-        except BaseException as e: put(e)
-    th = threading.Thread(target=run, name="facegps-landmarks", daemon=True)
-    th.start()
-    def items():
+            for item in self.gen:
+                if not self._put(item): break
+            else: self._put(self.done)
+        except BaseException as e: self._put(e)
+        finally: self.gen.close()
+
+    def __iter__(self):
         try:
-            while (item := q.get()) is not done:
+            while (item := self.q.get()) is not self.done:
                 if isinstance(item, BaseException): raise item
                 yield item
-        finally:
-            stop.set(); th.join()
-    return items()
+        finally: self.close()
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
 
 def _landmark_frames(reader: VideoReader, max_faces: int, busy: dict, quiet=None, face="largest", hands: dict | None = None,
                      stabilise: bool = False, mirror: bool = False):
@@ -602,9 +612,10 @@ def _stream(reader, p, points, tri_ids, weights, work, busy, quiet, hands=None) 
         elif ref is None and p.reference is not None and k < p.reference: waiting.append(job)
         else: submit(*(job if ref is not None else (k, None, lms)), False)
 
+    frames = None
     try:
         frames = _landmark_frames(reader, p.max_faces, busy, quiet, p.face, hands, p.stabilise_landmarks, p.mirror_landmarks)
-        if pool is not None: frames = _background(frames, PIPELINE_DEPTH, stop)   # landmarks start now
+        if pool is not None: frames = _Background(frames, PIPELINE_DEPTH, stop)   # landmarks start now
         if p.smooth: default_basis(p.density, p.n_modes)                           # built (or cached) meanwhile
         bridger = _GapBridger(int(round(p.max_gap_s * reader.fps)))
         for fr, pts, n_faces in frames:
@@ -614,6 +625,7 @@ def _stream(reader, p, points, tri_ids, weights, work, busy, quiet, hands=None) 
         drain(0)
     finally:
         stop.set()
+        if frames is not None: frames.close()            # the landmark thread has ended when this returns
         if pool is not None: pool.shutdown(wait=True, cancel_futures=True)
     return stores, meta, ref
 
