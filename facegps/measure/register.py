@@ -92,22 +92,25 @@ def robust_registration(x: np.ndarray, y: np.ndarray, z: np.ndarray, prior: np.n
     """G = (A, b, c) with y ≈ A x + b + z c for points `x` → `y` (N×2 canonical px) of depth `z` (N, template units),
     A a similarity (or any 2×2 map when `design` is `affine_design`'s), by iteratively reweighted least squares with Huber weights: residuals beyond k·1.48·MAD (at least `floor` px)
     weigh c/r, times the points' `prior` weights (default 1). `use` (N bool): fit those points only (the others
-    weigh 0). `design`, `normals`: `registration_design(x, z)` and its `registration_normals`, when at hand (they
-    depend on the points only, not on the frame: one product of the weights with them per reweighting)."""
+    would weigh 0, so they are left out of every product). `design`, `normals`: `registration_design(x, z)` and its
+    `registration_normals`, when at hand (they depend on the points only, not on the frame: one product of the
+    weights with them per reweighting)."""
     prior = np.ones(len(x)) if prior is None else np.asarray(prior, np.float64)
-    if use is not None: prior = np.where(use, prior, 0.0)
     D = registration_design(x, z) if design is None else design
     K = registration_normals(D) if normals is None else normals
     y = np.asarray(y, np.float64)
     n = D.shape[1]
+    if use is not None:                                                # the used points' rows only
+        idx = np.flatnonzero(use)
+        D, K, prior, y = D.reshape(-1, 2, n)[idx].reshape(-1, n), K[idx], prior[idx], y[idx]
     g, w = np.einsum("nri,nr->ni", D.reshape(-1, 2, n), y), prior      # each point's share of Dᵀy
-    yf, fit = y.ravel(), (slice(None) if use is None else np.flatnonzero(use))
+    yf = y.ravel()
     for _ in range(iterations):
         q = np.linalg.solve((w @ K).reshape(n, n), w @ g)            # the weighted 6×6 (8×8) normal equations
         e = D @ q - yf                                                 # x, y residuals interleaved
         e *= e
         r = np.sqrt(e[0::2] + e[1::2])
-        h = k * max(1.4826 * _median(r[fit]), floor)
+        h = k * max(1.4826 * _median(r), floor)
         w = prior * h / np.maximum(r, h)
     q = np.linalg.solve((w @ K).reshape(n, n), w @ g)
     if n == 8: return q[:4].reshape(2, 2), q[4:6], q[6:8]
