@@ -239,8 +239,8 @@ class _Background:
     `close()` stops the thread and waits for it (and `gen`'s own clean-up), also when the items were never asked for:
     a Ctrl-C before the first item must not leave the thread inside MediaPipe while the interpreter shuts down (a
     native call in a daemon thread at exit aborts the process)."""
-    def __init__(self, gen, depth: int, stop: threading.Event):
-        self.q, self.done, self.stop, self.gen = queue.Queue(depth), object(), stop, gen
+    def __init__(self, gen, depth: int):
+        self.q, self.done, self.stop, self.gen = queue.Queue(depth), object(), threading.Event(), gen
         self.thread = threading.Thread(target=self._run, name="facegps-landmarks", daemon=True)
         self.thread.start()
 
@@ -574,7 +574,6 @@ def _stream(reader, p, points, tri_ids, weights, work, busy, quiet, hands=None) 
     stores = {k: RowStore(work, k, s) for k, s in shapes.items()}
     ctx = measure_context(p, points, tri_ids, weights)
     meta, waiting, inflight, ref = [], [], collections.deque(), None
-    stop = threading.Event()
     pool = ThreadPoolExecutor(PIPELINE_THREADS, thread_name_prefix="facegps-flow") if PIPELINE_THREADS > 0 else None
     nan = {k: np.full(s, np.nan, np.float32) for k, s in shapes.items()}
 
@@ -615,7 +614,7 @@ def _stream(reader, p, points, tri_ids, weights, work, busy, quiet, hands=None) 
     frames = None
     try:
         frames = _landmark_frames(reader, p.max_faces, busy, quiet, p.face, hands, p.stabilise_landmarks, p.mirror_landmarks)
-        if pool is not None: frames = _Background(frames, PIPELINE_DEPTH, stop)   # landmarks start now
+        if pool is not None: frames = _Background(frames, PIPELINE_DEPTH)         # landmarks start now
         if p.smooth: default_basis(p.density, p.n_modes)                           # built (or cached) meanwhile
         bridger = _GapBridger(int(round(p.max_gap_s * reader.fps)))
         for fr, pts, n_faces in frames:
@@ -624,7 +623,6 @@ def _stream(reader, p, points, tri_ids, weights, work, busy, quiet, hands=None) 
         for w in waiting: submit(w[0], None, w[2], False)        # the reference never came: nothing to measure
         drain(0)
     finally:
-        stop.set()
         if frames is not None: frames.close()            # the landmark thread has ended when this returns
         if pool is not None: pool.shutdown(wait=True, cancel_futures=True)
     return stores, meta, ref
