@@ -78,6 +78,41 @@ def _changed(a: np.ndarray, b: np.ndarray) -> float:
     return float((np.abs(a - b).max(2) > 30).mean()) if a.shape == b.shape else 1.0
 
 
+def _wait_for_idle_kernel(url: str, tmp: Path, timeout: float = 180):
+    """Wait until the server says the notebook's kernel is idle (its own API, not the page's status text)."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        try:
+            sessions = json.load(urllib.request.urlopen(f"{url}/api/sessions", timeout=5))
+        except OSError: sessions = []
+        if any(s.get("path", "").endswith("explore.ipynb") and s.get("kernel", {}).get("execution_state") == "idle"
+               for s in sessions): return
+        time.sleep(1)
+    pytest.fail(f"the notebook's kernel did not become idle in {timeout:.0f} s:\n{(tmp / 'lab.log').read_text()[-2000:]}")
+
+
+def _run_first_cell(page, tmp: Path, tries: int = 4):
+    """Shift+Enter in the first cell, until its prompt shows that it runs or ran (a key press can be lost while
+    the page is still settling)."""
+    prompt = page.locator(".jp-Notebook .jp-Cell .jp-InputArea-prompt").first
+    for _ in range(tries):
+        page.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
+        page.keyboard.press("Shift+Enter")
+        for _ in range(30):
+            if any(c in prompt.inner_text() for c in "*123456789"): return
+            time.sleep(1)
+    pytest.fail(f"the cell did not start after {tries} tries:\n{_diagnosis(page, tmp)}")
+
+
+def _diagnosis(page, tmp: Path) -> str:
+    """What the page and the server show, for a failure message (and a screenshot beside the test's files)."""
+    try: page.screenshot(path=str(tmp / "failure.png"))
+    except Exception: pass
+    try: shown = page.locator(".jp-Notebook").first.inner_text()[-1500:]
+    except Exception as e: shown = f"(page unreadable: {e})"
+    return f"page: {shown}\nserver log: {(tmp / 'lab.log').read_text()[-1500:]}\nscreenshot: {tmp / 'failure.png'}"
+
+
 def test_explorer_in_jupyterlab(lab):
     from playwright.sync_api import sync_playwright
     url, tmp = lab
@@ -87,14 +122,13 @@ def test_explorer_in_jupyterlab(lab):
         page.goto(f"{url}/lab/tree/explore.ipynb", timeout=120_000)
         page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=120_000)
         page.wait_for_function("() => document.querySelector('.jp-Notebook') !== null")
-        page.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
-        for _ in range(60):                                    # wait for the kernel, then run the cell
-            if page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count() or \
-               page.get_by_text("Idle").count(): break
-            time.sleep(1)
-        page.keyboard.press("Shift+Enter")
+        _wait_for_idle_kernel(url, tmp)
+        _run_first_cell(page, tmp)
         img = page.locator(".jp-OutputArea-output .widget-image").first
-        img.wait_for(timeout=180_000)
+        try:
+            img.wait_for(timeout=240_000)
+        except Exception:
+            pytest.fail(f"the explorer's image did not show:\n{_diagnosis(page, tmp)}")
         page.wait_for_timeout(1500)
         frame0 = _png(img)
         curve = page.locator(".jp-OutputArea-output .widget-image").nth(2)
