@@ -7,11 +7,11 @@ Docs: https://facegps.github.io/facegps/bench/bench.html.md"""
 # %% auto #0
 __all__ = ['SEMI_SYNTHETIC', 'BENCH_CONFIGS', 'ACTIVATION_FUNCTIONS', 'CI_SETTINGS', 'CAPTIONS', 'BARE_MEDIAPIPE',
            'MEASUREMENT_CORE', 'STARTUP_FRAMES', 'SPEED_VARIANTS', 'INVARIANCE_TARGETS', 'INVARIANCE_CLIPS',
-           'CODEC_FLOOR', 'displace', 'raw_image_flow', 'field_activations', 'frame_activations',
+           'CODEC_FLOOR', 'REFERENCE_ONLY', 'displace', 'raw_image_flow', 'field_activations', 'frame_activations',
            'check_field_activations', 'config_activations', 'BenchSettings', 'bench_settings', 'accuracy_tables',
            'warp_speed', 'pipeline_speed', 'peak_rss_mb', 'markdown_table', 'machine_description', 'run_accuracy',
-           'process_speed', 'run_speed', 'moved_transform', 'transformed_video', 'compare_records', 'codec_floor',
-           'flicker', 'invariance_table']
+           'process_speed', 'run_speed', 'moved_transform', 'transformed_video', 'compare_records',
+           'reference_only_video', 'codec_floor', 'flicker', 'invariance_table']
 
 # %% ../../nbs/bench/02_bench.ipynb #bad8c0da
 import json, os, resource, shutil, tempfile, time, zlib
@@ -537,6 +537,7 @@ def run_speed() -> dict:
 INVARIANCE_TARGETS = {"re-encoded": 0.3, "moved": 0.5, "mirrored": 0.5, "half resolution": 0.7, "flicker": 0.3}   # % IOD, p95
 INVARIANCE_CLIPS = ("smile", "carphone", "hands")   # the real sample videos (`facegps.data.SAMPLE_VIDEOS`)
 CODEC_FLOOR = "re-encoding's floor"   # a row of the table, no check: what re-encoding alone does to the flow (`codec_floor`)
+REFERENCE_ONLY = "re-encoded reference only"   # a row, no check: *re-encoded* with only the reference frame re-encoded (`reference_only_video`)
 
 def moved_transform(t: int, shape: tuple, roll_deg: float = 10.0, scale: float = 0.05, shift_px: tuple = (20.0, 12.0)) -> np.ndarray:
     """The 2×3 similarity of the "moved" check at frame `t` of frames of `shape` (h, w, …): rolled roll_deg·sin(2πt/60)
@@ -589,6 +590,21 @@ def compare_records(a: pd.DataFrame, b: pd.DataFrame, iod: float, mirrored: bool
         d = np.abs(_measured(a, m)[:n] - _measured(b, _mirror_name(m) if mirrored else m)[:n]) / iod * 100
         per[m] = d[np.isfinite(d)]
     return _summary(per) | dict(zygomaticus_r=_zygomaticus_r(a.iloc[:n], b.iloc[:n]))
+
+def reference_only_video(src, reencoded, reference: int, out) -> Path:
+    """Write the frames of the video `src` to `out` (.mkv) without loss (FFV1), frame `reference` (from 0) taken from its
+    re-encoded copy `reencoded`: the same footage in which only the reference frame carries the codec's change, so that
+    comparing its record with the original's tells how much of the *re-encoded* check that one frame makes. Returns `out`."""
+    out, writer, original = Path(out), None, VideoReader(src)
+    try:
+        for t, (a, b) in enumerate(zip(original, VideoReader(reencoded))):
+            if writer is None:
+                writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"FFV1"), original.fps, (a.color.shape[1], a.color.shape[0]))
+                if not writer.isOpened(): raise RuntimeError(f"OpenCV cannot write a lossless FFV1 video here: {out}")
+            writer.write(b.color if t == reference else a.color)
+    finally:
+        if writer is not None: writer.release()
+    return out
 
 def codec_floor(src, reencoded, analysis_dir, iod: float) -> dict:
     """What re-encoding alone does to the flow: each frame of the video `src` and of its re-encoded copy `reencoded`
@@ -643,7 +659,8 @@ def invariance_table(clips=INVARIANCE_CLIPS, roll_deg: float = 10.0, scale: floa
     """The real-footage checks (`INVARIANCE_TARGETS`) on each clip of `clips` (names of sample videos, or paths),
     analysed with `params` (`analyze_video`'s, no overlay): one row per clip and check with p95, worst muscle, its p95
     (% IOD), zygomaticus r, muscle-frames compared, target and whether it is met, and a last row per clip without a
-    target, `CODEC_FLOOR` (`codec_floor`: what re-encoding alone does to the flow). `roll_deg` (degrees), `scale`
+    target, `CODEC_FLOOR` (`codec_floor`: what re-encoding alone does to the flow), and one more, `REFERENCE_ONLY`
+    (`reference_only_video`: the original against the footage with only its reference frame re-encoded). `roll_deg` (degrees), `scale`
     (fraction) and `shift_px` (image px) set the "moved" transform."""
     work = Path(workdir or tempfile.mkdtemp(prefix="facegps-invariance-")); work.mkdir(parents=True, exist_ok=True)
     iod, rows = load_template()["iod"], []
@@ -661,6 +678,9 @@ def invariance_table(clips=INVARIANCE_CLIPS, roll_deg: float = 10.0, scale: floa
                           for k in ("moved", "mirrored", "half resolution")},
                        "flicker": flicker(orig, iod) | dict(zygomaticus_r=np.nan),
                        CODEC_FLOOR: codec_floor(src, copies["re-encoded"], work / f"{stem}-analysis", iod)}
+            ref = json.loads((work / f"{stem}-analysis" / "summary.json").read_text())["reference_frame"]
+            one = reference_only_video(src, copies["re-encoded"], ref, work / f"{stem}-reference-only.mkv")
+            results[REFERENCE_ONLY] = compare_records(orig, run(one), iod)
             for check, r in results.items():
                 rows.append(dict(clip=Path(src).name if clip not in SAMPLE_VIDEOS else clip, check=check,
                                  p95_iod_pct=r["p95"], worst_muscle=r["worst"], worst_p95=r["worst_p95"],
