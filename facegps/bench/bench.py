@@ -624,7 +624,7 @@ def codec_floor(src, reencoded, analysis_dir, iod: float) -> dict:
         if t >= T: break
         if not np.isfinite(verts[t]).all(): continue
         ca, cb = (np.clip(warp.warp(f.gray, verts[t]), 0, 255).astype(np.uint8) for f in (a, b))
-        flow[t] = dis_at_points(ca, cb, points, p["dis_preset"], p["dis_scale"])[0]
+        flow[t] = dis_at_points(ca, cb, points, p["dis_preset"], p["dis_scale"], p.get("dis_reverse", False))[0]
     smoothed = (polar_smooth(flow, default_basis(p["density"], p["n_modes"]), rolloff=p["smooth_rolloff"],
                              r_in_time=p["smooth_r_in_time"]) if p["smooth"] else flow)      # as the analysis smooths
     act = field_activations(smoothed, "act_", p["sigma_iod"], p["density"]) * 100 / iod
