@@ -667,9 +667,11 @@ def invariance_table(clips=INVARIANCE_CLIPS, roll_deg: float = 10.0, scale: floa
     try:
         for clip in clips:
             src = sample_video(clip) if clip in SAMPLE_VIDEOS else Path(clip)
-            run = lambda v, out=None: analyze_video(v, out, quiet=quiet, **{"overlay": False, **params}).frames
+            analysed = lambda v, out=None: analyze_video(v, out, quiet=quiet, **{"overlay": False, **params})
+            run = lambda v, out=None: analysed(v, out).frames
             stem = Path(src).stem
-            orig = run(src, work / f"{stem}-analysis")
+            first = analysed(src, work / f"{stem}-analysis")
+            orig = first.frames
             copies = {k: transformed_video(src, k, work / f"{stem}-{k.replace(' ', '_')}.mp4", roll_deg, scale, shift_px)
                       for k in ("re-encoded", "moved", "mirrored", "half resolution")}
             versions = {k: run(v) for k, v in copies.items()}
@@ -678,8 +680,7 @@ def invariance_table(clips=INVARIANCE_CLIPS, roll_deg: float = 10.0, scale: floa
                           for k in ("moved", "mirrored", "half resolution")},
                        "flicker": flicker(orig, iod) | dict(zygomaticus_r=np.nan),
                        CODEC_FLOOR: codec_floor(src, copies["re-encoded"], work / f"{stem}-analysis", iod)}
-            ref = json.loads((work / f"{stem}-analysis" / "summary.json").read_text())["reference_frame"]
-            one = reference_only_video(src, copies["re-encoded"], ref, work / f"{stem}-reference-only.mkv")
+            one = reference_only_video(src, copies["re-encoded"], first.reference, work / f"{stem}-reference-only.mkv")
             results[REFERENCE_ONLY] = compare_records(orig, run(one), iod)
             for check, r in results.items():
                 rows.append(dict(clip=Path(src).name if clip not in SAMPLE_VIDEOS else clip, check=check,
