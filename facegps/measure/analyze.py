@@ -74,7 +74,7 @@ class AnalysisParams:
     dis_scale: int = param(1,
         'finest pyramid level the DIS flow is refined to: 0 = full resolution, 1 = half (flow "dis")', ok=lambda v: _is_int(v) and 0 <= v <= 3, rule="an integer from 0 to 3")
     dis_reverse: bool = param(False,
-        'DIS runs from each frame to the reference and is inverted at the points (`flow.dis_at_points`\'s `reverse`): the reference\'s codec noise is matched against instead of searched with (the re-encoded smile 0.29 → 0.21 % IOD, the rendered outer brow AU2 worse; see the benchmarks) (flow "dis")')
+        'DIS runs from each frame to the reference and is inverted at the points (`flow.dis_at_points`\'s `reverse`): the reference\'s codec noise is matched against instead of searched with (the re-encoded smile 0.29 → 0.21 % IOD), but the reversed search reads weak movement over smooth skin smaller (the rendered brow: AU1 gain 0.77 → 0.70, AU2 0.51 → 0.43; see the benchmarks) (flow "dis")')
     photo_max: float = param(14.0,
         'photometric error at which the flow\'s weight is one half (with `photo_band` 0: above which a point is invalid) [gray levels, 7×7 mean] (flow "dis")', ok=lambda v: v > 0, rule="> 0")
     photo_band: float = param(6.0,

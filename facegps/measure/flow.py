@@ -159,7 +159,8 @@ def dis_at_points(ref: np.ndarray, cur: np.ndarray, points: np.ndarray, preset: 
     `reverse`: DIS runs from `cur` to `ref` instead (its patches and gradients are `cur`'s, so `ref`'s noise is only
     matched against, not searched with) and is inverted at the points: each point p goes to the q with
     q + f(q) = p, found by `INVERSION_STEPS` fixed-point steps q ← p − f(q); the photometric error is `cur`'s
-    against `ref` there."""
+    against `ref` there. The reversed search reads a weak movement over smooth, low-contrast texture smaller than the
+    forward one (a 1–2 px movement of σ 4 px texture: 1.08 against 1.25 of 1.43 px; see the benchmarks)."""
     H, W = ref.shape
     rows, cols = box = _points_box(points, W, H)
     a, b = np.ascontiguousarray(ref[box]), np.ascontiguousarray(cur[box])
