@@ -7,11 +7,11 @@ Docs: https://facegps.github.io/facegps/bench/bench.html.md"""
 # %% auto #0
 __all__ = ['SEMI_SYNTHETIC', 'BENCH_CONFIGS', 'ACTIVATION_FUNCTIONS', 'CI_SETTINGS', 'CAPTIONS', 'BARE_MEDIAPIPE',
            'MEASUREMENT_CORE', 'STARTUP_FRAMES', 'SPEED_VARIANTS', 'INVARIANCE_TARGETS', 'INVARIANCE_CLIPS',
-           'CODEC_FLOOR', 'REFERENCE_ONLY', 'displace', 'raw_image_flow', 'field_activations', 'frame_activations',
-           'check_field_activations', 'config_activations', 'BenchSettings', 'bench_settings', 'accuracy_tables',
-           'warp_speed', 'pipeline_speed', 'peak_rss_mb', 'markdown_table', 'machine_description', 'run_accuracy',
-           'process_speed', 'run_speed', 'moved_transform', 'transformed_video', 'compare_records',
-           'reference_only_video', 'codec_floor', 'flicker', 'invariance_table']
+           'CODEC_FLOOR', 'REFERENCE_ONLY', 'SHARED', 'displace', 'raw_image_flow', 'field_activations',
+           'frame_activations', 'check_field_activations', 'config_activations', 'BenchSettings', 'bench_settings',
+           'accuracy_tables', 'warp_speed', 'pipeline_speed', 'peak_rss_mb', 'markdown_table', 'machine_description',
+           'run_accuracy', 'process_speed', 'run_speed', 'moved_transform', 'shared_landmarks', 'transformed_video',
+           'compare_records', 'reference_only_video', 'codec_floor', 'flicker', 'invariance_table']
 
 # %% ../../nbs/bench/02_bench.ipynb #bad8c0da
 import json, os, resource, shutil, tempfile, time, zlib
@@ -29,8 +29,8 @@ from .actionunits import (ACTION_UNITS, au_curve, au_truth, head_curves, intensi
 from ..measure.analyze import AnalysisParams, analyze_video, measured_activations, PIPELINE_THREADS
 from ..core import progress
 from ..data import SAMPLE_VIDEOS, sample_video
-from ..measure.landmarks import track_landmarks
-from ..measure.manifold import densify, face_frame, face_triangles, load_template, points_on
+from ..measure.landmarks import stabilised_view, track_landmarks
+from ..measure.manifold import densify, face_frame, face_triangles, landmark_twins, load_template, points_on
 from ..measure.mks import (kernel_gamma, muscle_activations, muscle_contractions, muscle_descriptors, pull_directions,
                          rbf_kernels)
 from ..measure.video import VideoReader
@@ -538,6 +538,7 @@ INVARIANCE_TARGETS = {"re-encoded": 0.3, "moved": 0.5, "mirrored": 0.5, "half re
 INVARIANCE_CLIPS = ("smile", "carphone", "hands")   # the real sample videos (`facegps.data.SAMPLE_VIDEOS`)
 CODEC_FLOOR = "re-encoding's floor"   # a row of the table, no check: what re-encoding alone does to the flow (`codec_floor`)
 REFERENCE_ONLY = "re-encoded reference only"   # a row, no check: *re-encoded* with only the reference frame re-encoded (`reference_only_video`)
+SHARED = " (landmarks shared)"   # rows, no check: a check's versions analysed with the original's landmarks (`shared_landmarks`)
 
 def moved_transform(t: int, shape: tuple, roll_deg: float = 10.0, scale: float = 0.05, shift_px: tuple = (20.0, 12.0)) -> np.ndarray:
     """The 2×3 similarity of the "moved" check at frame `t` of frames of `shape` (h, w, …): rolled roll_deg·sin(2πt/60)
@@ -546,6 +547,40 @@ def moved_transform(t: int, shape: tuple, roll_deg: float = 10.0, scale: float =
     M = cv2.getRotationMatrix2D((w / 2, h / 2), roll_deg * np.sin(2 * np.pi * t / 60), 1 + scale * np.sin(2 * np.pi * t / 45))
     M[:, 2] += (shift_px[0] * np.sin(2 * np.pi * t / 50), shift_px[1] * np.cos(2 * np.pi * t / 70))
     return M
+
+def _view_offset(L: np.ndarray) -> np.ndarray:
+    """T×2 frame px: where the stabilised view of each frame's landmarks `L` (T×468×≥2; `stabilised_view`) puts
+    half a view pixel, mapped back to the frame. MediaPipe's x and y run over pixel edges (a pixel's centre at +0.5)
+    and the view's map over pixel centres, so the analysis's landmarks sit this far from the pixel-centre positions."""
+    out = np.full((len(L), 2), np.nan)
+    for t, l in enumerate(L):
+        if np.isfinite(l).all(): out[t] = cv2.invertAffineTransform(stabilised_view(l))[:, :2] @ (0.5, 0.5)
+    return out
+
+def shared_landmarks(landmarks: np.ndarray, kind: str, shape: tuple, roll_deg: float = 10.0, scale: float = 0.05,
+                     shift_px: tuple = (20.0, 12.0)) -> np.ndarray:
+    """The landmarks an analysis read on a clip of frames of `shape` (h, w, …) (T×468×3 frame px; NaN rows: no face)
+    carried onto its version `kind` (`transformed_video`) by the known transform, on pixel centres (`_view_offset`
+    taken off before and put back after): the same for "re-encoded"; "moved" by `moved_transform`, z scaled with it;
+    "mirrored" x ↦ w − 1 − x, each landmark taking its twin's place (`manifold.landmark_twins`); "half resolution"
+    x ↦ (x + ½) / 2 − ½, z halved. What MediaPipe would read on that version if the transform changed nothing but
+    the geometry (checked against what it reads: see below)."""
+    L = np.array(landmarks, np.float64)
+    L[..., :2] -= _view_offset(L)[:, None]
+    if kind == "moved":
+        for t in range(len(L)):
+            M = moved_transform(t, shape, roll_deg, scale, shift_px)
+            L[t, :, :2] = L[t, :, :2] @ M[:, :2].T + M[:, 2]
+            L[t, :, 2] *= np.sqrt(abs(np.linalg.det(M[:, :2])))
+    elif kind == "mirrored":
+        L = L[:, landmark_twins()]
+        L[..., 0] = shape[1] - 1 - L[..., 0]
+    elif kind == "half resolution":
+        L[..., :2] = (L[..., :2] + 0.5) / 2 - 0.5
+        L[..., 2] /= 2
+    elif kind != "re-encoded": raise ValueError(f"unknown transform {kind!r}")
+    L[..., :2] += _view_offset(L)[:, None]
+    return L.astype(np.float32)
 
 def _moved_frame(frame: np.ndarray, t: int, roll_deg: float, scale: float, shift_px: tuple) -> np.ndarray:
     "Frame `t` moved by `moved_transform`."
@@ -655,19 +690,23 @@ def _zygomaticus_r(a: pd.DataFrame, b: pd.DataFrame) -> float:
     return float(np.corrcoef(za[k], zb[k])[0, 1]) if k.sum() > 2 and za[k].std() > 0 and zb[k].std() > 0 else np.nan
 
 def invariance_table(clips=INVARIANCE_CLIPS, roll_deg: float = 10.0, scale: float = 0.05, shift_px: tuple = (20.0, 12.0),
-                     workdir=None, quiet=None, **params) -> pd.DataFrame:
+                     workdir=None, quiet=None, landmarks_shared: bool = True, **params) -> pd.DataFrame:
     """The real-footage checks (`INVARIANCE_TARGETS`) on each clip of `clips` (names of sample videos, or paths),
     analysed with `params` (`analyze_video`'s, no overlay): one row per clip and check with p95, worst muscle, its p95
     (% IOD), zygomaticus r, muscle-frames compared, target and whether it is met, and a last row per clip without a
     target, `CODEC_FLOOR` (`codec_floor`: what re-encoding alone does to the flow), and one more, `REFERENCE_ONLY`
-    (`reference_only_video`: the original against the footage with only its reference frame re-encoded). `roll_deg` (degrees), `scale`
-    (fraction) and `shift_px` (image px) set the "moved" transform."""
+    (`reference_only_video`: the original against the footage with only its reference frame re-encoded). With
+    `landmarks_shared`, four more rows without a target, one per transform (`SHARED`): the same check with every
+    version analysed with the original's landmarks carried over by the known transform (`shared_landmarks`), so that
+    only the pixels differ: what the check would read if MediaPipe's landmarks did not change with the footage.
+    `roll_deg` (degrees), `scale` (fraction) and `shift_px` (image px) set the "moved" transform."""
     work = Path(workdir or tempfile.mkdtemp(prefix="facegps-invariance-")); work.mkdir(parents=True, exist_ok=True)
     iod, rows = load_template()["iod"], []
     try:
         for clip in clips:
             src = sample_video(clip) if clip in SAMPLE_VIDEOS else Path(clip)
-            analysed = lambda v, out=None: analyze_video(v, out, quiet=quiet, **{"overlay": False, **params})
+            analysed = lambda v, out=None, lms=None: analyze_video(v, out, quiet=quiet, landmarks=lms,
+                                                                   **{"overlay": False, **params})
             run = lambda v, out=None: analysed(v, out).frames
             stem = Path(src).stem
             first = analysed(src, work / f"{stem}-analysis")
@@ -682,6 +721,14 @@ def invariance_table(clips=INVARIANCE_CLIPS, roll_deg: float = 10.0, scale: floa
                        CODEC_FLOOR: codec_floor(src, copies["re-encoded"], work / f"{stem}-analysis", iod)}
             one = reference_only_video(src, copies["re-encoded"], first.reference, work / f"{stem}-reference-only.mkv")
             results[REFERENCE_ONLY] = compare_records(orig, run(one), iod)
+            if landmarks_shared:
+                lms = np.where(orig["face_found"].to_numpy(bool)[:, None, None], first.landmarks, np.nan)
+                shape = (VideoReader(src).info.height, VideoReader(src).info.width)
+                shared = {k: analysed(v, None, shared_landmarks(lms, k, shape, roll_deg, scale, shift_px)).frames
+                          for k, v in copies.items()}
+                results["re-encoded" + SHARED] = compare_records(orig, shared["re-encoded"], iod)
+                for k in ("moved", "mirrored", "half resolution"):
+                    results[k + SHARED] = compare_records(shared["re-encoded"], shared[k], iod, mirrored=k == "mirrored")
             for check, r in results.items():
                 rows.append(dict(clip=Path(src).name if clip not in SAMPLE_VIDEOS else clip, check=check,
                                  p95_iod_pct=r["p95"], worst_muscle=r["worst"], worst_p95=r["worst_p95"],

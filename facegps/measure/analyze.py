@@ -7,10 +7,11 @@ Docs: https://facegps.github.io/facegps/measure/analyze.html.md"""
 # %% auto #0
 __all__ = ['PARAM_HELP', 'MIN_VALID', 'PIPELINE_THREADS', 'PIPELINE_DEPTH', 'TIME_CHUNK', 'SPACE_BLOCK_BYTES', 'FACE_DEPTH_MIN_R',
            'TURN_STRETCH_DEGREES', 'TURN_STRETCH_MAX', 'HAND_OVER_FACE_SHARE', 'SMALL_FACE_IOD_PX', 'MIRROR_AVERAGED',
-           'param', 'AnalysisParams', 'param_rule', 'bridge_gaps', 'Analysis', 'measured_activations',
-           'prewarp_vertices', 'MeasureContext', 'measure_context', 'reference_shape', 'with_face_depth',
-           'turned_context', 'turn_share', 'capped_stretch', 'register_turned', 'one_library_thread', 'analyze_video',
-           'hand_cover_points', 'hide_covered', 'MirroredReader', 'average_mirrored']
+           'param', 'AnalysisParams', 'param_rule', 'bridge_gaps', 'Analysis', 'measured_activations', 'GivenLandmarks',
+           'given_landmarks', 'saved_landmarks', 'prewarp_vertices', 'MeasureContext', 'measure_context',
+           'reference_shape', 'with_face_depth', 'turned_context', 'turn_share', 'capped_stretch', 'register_turned',
+           'one_library_thread', 'analyze_video', 'hand_cover_points', 'hide_covered', 'MirroredReader',
+           'average_mirrored']
 
 # %% ../../nbs/measure/15_analyze.ipynb #5039555e
 import collections, itertools, json, os, queue, shutil, tempfile, threading, time
@@ -40,7 +41,7 @@ from .register import (affine_design, global_affine, landmark_displacement, regi
 from .smoothing import _one_blas_thread, default_basis, smooth_in_space, smooth_in_time
 from .video import Frame, VideoReader
 from .hands import HAND_MARGIN, HAND_SEARCH_STRIDE, HAND_STRIDE, HandTracker, next_hand_run, _fill_between, hand_regions, points_covered
-from .store import RowStore
+from .store import RowStore, npz_member
 from .outputs import remove_stale_work, work_folder, write_outputs
 from .mks import mks_weights, MUSCLES
 
@@ -271,13 +272,70 @@ class _Background:
         self.stop.set()
         self.thread.join()
 
+class GivenLandmarks:
+    """Stands in for `FaceMeshTracker` where the landmarks are known already (`analyze_video`'s `landmarks`): the
+    `track` of frame t gives row t of `landmarks` (T×468×3 frame px, MediaPipe's convention: x and y run over pixel
+    edges, 0 to the width and height), or None where that row has a NaN (no face: the gap is bridged, or not, as
+    MediaPipe's would be); `n_faces` is 1 or 0. A frame beyond the last row raises `FaceGPSError` naming `path`."""
+    def __init__(self, landmarks: np.ndarray, path):
+        self.landmarks, self.path, self.frame_index, self.n_faces = landmarks, Path(path), -1, 0
+    def __enter__(self): return self
+    def __exit__(self, *exc): pass
+    def track(self, frame_bgr: np.ndarray):
+        "The given landmarks of the next frame (468×3 frame px), or None where there is no face."
+        self.frame_index += 1
+        if self.frame_index >= len(self.landmarks):
+            raise FaceGPSError(f"the given landmarks end after {len(self.landmarks)} frames, the video goes on: "
+                               "landmarks of another video?", self.path)
+        pts = self.landmarks[self.frame_index]
+        self.n_faces = int(np.isfinite(pts).all())
+        return pts if self.n_faces else None
+
+def given_landmarks(landmarks, path) -> np.ndarray:
+    """`analyze_video`'s `landmarks` as T×468×3 float32 frame px (NaN rows: no face): an array of that shape, or the
+    folder of a finished analysis of the video at `path` (`saved_landmarks`). Anything else raises `FaceGPSError`
+    naming `path`."""
+    if isinstance(landmarks, (str, Path)): return saved_landmarks(landmarks, path)
+    a = np.asarray(landmarks, np.float32)
+    if a.ndim != 3 or a.shape[1:] != (N_LANDMARKS, 3) or len(a) == 0:
+        raise FaceGPSError(f"landmarks must be T×{N_LANDMARKS}×3 frame px (NaN rows: no face), got shape {a.shape}", path)
+    return a
+
+def _file_bytes(path) -> int | None:
+    "The size of the file at `path` in bytes (None for a folder of images)."
+    path = Path(path)
+    return path.stat().st_size if path.is_file() else None
+
+def saved_landmarks(out_dir, video=None) -> np.ndarray:
+    """The landmarks a finished analysis in `out_dir` read (T×468×3 float32 frame px, from `displacement.npz`), NaN
+    in the frames where MediaPipe found no face (`frames.parquet`'s `face_found` false: bridged or not, the analysis
+    that reads them bridges them again as the first did). Raises `FaceGPSError` when `out_dir` holds no finished
+    analysis, or, given `video` (a path), when that analysis was of another video: its `summary.json` names a file
+    of another size in bytes (`video_bytes`) or, written before it recorded sizes, of another name."""
+    d = Path(out_dir)
+    if not (d / "summary.json").is_file():
+        raise FaceGPSError("no finished analysis here (no summary.json): cannot read its landmarks", d)
+    s = json.loads((d / "summary.json").read_text())
+    if video is not None:
+        size, theirs = _file_bytes(video), s.get("video_bytes")
+        other = (size != theirs) if size is not None and theirs is not None else Path(s["video"]).name != Path(video).name
+        if other:
+            raise FaceGPSError(f"its analysis is of another video ({Path(s['video']).name}"
+                               f"{f', {theirs} bytes' if theirs is not None else ''}), not of {Path(video).name}", d)
+    lms = npz_member(d / "displacement.npz", "landmarks").astype(np.float32)
+    found = pd.read_parquet(d / "frames.parquet", columns=["face_found"])["face_found"].to_numpy(bool)
+    lms[~found] = np.nan
+    return lms
+
 def _landmark_frames(reader: VideoReader, max_faces: int, busy: dict, quiet=None, face="largest", hands: dict | None = None,
-                     stabilise: bool = False, mirror: bool = False):
-    """(frame, landmarks or None, faces seen) for every frame of `reader`, MediaPipe in tracking mode. With `hands`
+                     stabilise: bool = False, mirror: bool = False, given: np.ndarray | None = None):
+    """(frame, landmarks or None, faces seen) for every frame of `reader`, MediaPipe in tracking mode (`given`: those
+    landmarks instead, `GivenLandmarks`). With `hands`
     (dict: `stride`, `search`, `found`), MediaPipe's hand tracker also runs, in this same thread, on frame 0 and then
     `stride` frames after a run that saw a hand, `search` frames after one that saw none (`hands.next_hand_run`), and
     puts that frame's `Hands` (image px) into `hands["found"][frame number]`."""
-    with FaceMeshTracker(max_faces=max_faces, face=face, stabilise=stabilise, mirror=mirror) as tracker, \
+    with (GivenLandmarks(given, reader.path) if given is not None else
+          FaceMeshTracker(max_faces=max_faces, face=face, stabilise=stabilise, mirror=mirror)) as tracker, \
             (HandTracker() if hands is not None else nullcontext()) as hand_tracker:
         it = iter(progress(reader, total=len(reader), desc=f"analyze {getattr(reader, 'label', reader.path.name)}", quiet=quiet))
         next_hands = 0
@@ -534,12 +592,17 @@ def one_library_thread():
         with _one_blas_thread(): yield
     finally: cv2.setNumThreads(before)
 
-def analyze_video(path, out_dir=None, quiet=None, **params) -> Analysis:
+def analyze_video(path, out_dir=None, quiet=None, landmarks=None, **params) -> Analysis:
     """Face-GPS analysis of the video at `path` (a video file, or a folder of images read as an image sequence at
     `fps`); see `AnalysisParams` for `params`. Writes the output contract into
-    `out_dir` when given. Raises `VideoError` (unreadable video) or `NoFaceError` (no face in any frame)."""
+    `out_dir` when given. Raises `VideoError` (unreadable video) or `NoFaceError` (no face in any frame).
+    `landmarks`: the face's landmarks, known already (the folder of a finished analysis of the same video, or a
+    T×468×3 array of frame px with NaN rows where there is no face: `given_landmarks`), used instead of MediaPipe's
+    face mesh (a parameter sweep skips about a third of the work); `summary.json` then says `"landmarks": "given"`.
+    Their frame count must be the video's (with `max_frames`, at least that many), or `FaceGPSError` says so."""
     p = AnalysisParams(**params).check()
     path, t0 = Path(path), time.perf_counter()
+    given = None if landmarks is None else given_landmarks(landmarks, path)
     busy = dict(landmarks_s=0.0, hands_s=0.0, pose_s=0.0, flow_s=0.0, smoothing_s=0.0)
     hands = dict(stride=p.hand_stride, search=p.hand_search_stride, found={}) if p.hands else None
     reader = VideoReader(path, max_frames=p.max_frames, fps_override=p.fps)   # a bad file fails here, before any work
@@ -553,12 +616,16 @@ def analyze_video(path, out_dir=None, quiet=None, **params) -> Analysis:
     stores, mirror = {}, {}
     try:
         with one_library_thread():
-            stores, meta, ref = _stream(reader, p, points, tri_ids, weights, work, busy, quiet, hands)
+            stores, meta, ref = _stream(reader, p, points, tri_ids, weights, work, busy, quiet, hands, given)
+            if given is not None and p.max_frames is None and len(meta) != len(given):
+                raise FaceGPSError(f"the video has {len(meta)} frames, the given landmarks {len(given)}: landmarks of "
+                                   "another video?", path)
             if p.mirror_average and ref is not None:
                 mirror = _mirrored_pass(reader, p, ref["index"], stores["landmarks"], points, tri_ids, weights, work,
                                         busy, quiet)
                 mirror["twins"] = point_twins(tris, tri_ids, weights)
         res, verts = _finish(path, reader, p, tpl, points, stores, meta, ref, work, busy, hands, mirror)
+        res.summary["landmarks"] = "MediaPipe" if given is None else "given"
         if out_dir is not None:
             res._stores = stores
             write_outputs(res, out_dir, verts, tri_ids, quiet=quiet, timings=busy, t0=t0, work=work)
@@ -568,8 +635,9 @@ def analyze_video(path, out_dir=None, quiet=None, **params) -> Analysis:
         for s in [*stores.values(), *mirror.get("stores", {}).values()]: s.close()
         shutil.rmtree(work, ignore_errors=True)       # the returned memory maps stay valid (POSIX)
 
-def _stream(reader, p, points, tri_ids, weights, work, busy, quiet, hands=None) -> tuple:
-    "The one pass over the video: landmarks → gap bridging → per-frame flow, registration and quality gate, rows to files."
+def _stream(reader, p, points, tri_ids, weights, work, busy, quiet, hands=None, given=None) -> tuple:
+    """The one pass over the video: landmarks (`given`: those, `GivenLandmarks`) → gap bridging → per-frame flow,
+    registration and quality gate, rows to files."""
     P, mesh = len(points), p.canonical == "mesh"
     shapes = dict(landmarks=(N_LANDMARKS, 3), verts=(N_LANDMARKS, 2), raw=(P, 2), conf=(P,))
     if mesh: shapes["mesh"] = (P, 2)
@@ -615,7 +683,8 @@ def _stream(reader, p, points, tri_ids, weights, work, busy, quiet, hands=None) 
 
     frames = None
     try:
-        frames = _landmark_frames(reader, p.max_faces, busy, quiet, p.face, hands, p.stabilise_landmarks, p.mirror_landmarks)
+        frames = _landmark_frames(reader, p.max_faces, busy, quiet, p.face, hands, p.stabilise_landmarks, p.mirror_landmarks,
+                                  given)
         if pool is not None: frames = _Background(frames, PIPELINE_DEPTH)         # landmarks start now
         if p.smooth: default_basis(p.density, p.n_modes)                           # built (or cached) meanwhile
         bridger = _GapBridger(int(round(p.max_gap_s * reader.fps)))
@@ -747,7 +816,8 @@ def _frames_table(track, col, pose, names, record, covered, meta, p) -> pd.DataF
 def _summary(path, p, tpl, points, track, col, ref_index, names, lms, frames, covered) -> dict:
     "`summary.json` (before the outputs and timings are added): version, parameters, counts, quality, hands."
     usable = col("usable")
-    return dict(facegps_version=facegps.__version__, video=str(path.resolve()), parameters=_jsonable(asdict(p)),
+    return dict(facegps_version=facegps.__version__, video=str(path.resolve()), video_bytes=_file_bytes(path),
+                parameters=_jsonable(asdict(p)),
                 canonical=dict(size=tpl["size"], iod_px=round(tpl["iod"], 3)), n_points=int(len(points)),
                 frames_read=len(frames), frames_with_face=track.n_with_face,
                 frames_interpolated=int(col("interpolated").sum()), frames_without_face=int((~usable).sum()),
