@@ -164,8 +164,8 @@ def _cmd_analyze(sub):
                         "(dlib's face-identity network), one analysis each in OUT/person_<k>/ and OUT/identities.json")
     p.add_argument("--landmarks-from", metavar="DIR", default=None,
                    help="take the face's landmarks from a finished analysis of the same video in DIR (OUT itself "
-                        "too) instead of running the face mesh: a rerun with other parameters skips about a third "
-                        "of the work; with --faces one only")
+                        "too) instead of running the face mesh: a rerun with other parameters takes a quarter to a "
+                        "third less time; with --faces one only")
     p.set_defaults(run=lambda args: _analyze(args))          # looked up when it runs (the handlers come later)
 
 def _cmd_report(sub):

@@ -598,7 +598,7 @@ def analyze_video(path, out_dir=None, quiet=None, landmarks=None, **params) -> A
     `out_dir` when given. Raises `VideoError` (unreadable video) or `NoFaceError` (no face in any frame).
     `landmarks`: the face's landmarks, known already (the folder of a finished analysis of the same video, or a
     T×468×3 array of frame px with NaN rows where there is no face: `given_landmarks`), used instead of MediaPipe's
-    face mesh (a parameter sweep skips about a third of the work); `summary.json` then says `"landmarks": "given"`.
+    face mesh (a parameter sweep saves a quarter to a third of the time); `summary.json` then says `"landmarks": "given"`.
     Their frame count must be the video's (with `max_frames`, at least that many), or `FaceGPSError` says so."""
     p = AnalysisParams(**params).check()
     path, t0 = Path(path), time.perf_counter()
