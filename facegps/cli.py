@@ -530,6 +530,7 @@ def _analyze(args) -> int:
     act = res.activations()
     top = act.max().sort_values(ascending=False).head(3)
     print("strongest muscles (peak activation, canonical px): " + ", ".join(f"{k} {v:.2f}" for k, v in top.items()))
+    for w in s.get("quality", {}).get("warnings", []): print(f"caveat: {w}")
     return 0
 
 def _analyze_people(video, args, params: dict) -> int:

@@ -10,7 +10,7 @@ __all__ = ['OVER_COLOUR', 'PAGE_TAGS', 'PAGE_ATTRIBUTES', 'counted_activations',
            'plot_activation_map', 'magnitude_cmap', 'read_frames', 'canonical_faces', 'canonical_face',
            'point_neighbourhoods', 'movement_map', 'plot_movement_heatmap', 'apex_frame', 'plot_key_frames',
            'muscle_table', 'video_summary', 'provenance_table', 'plain_text', 'md_text', 'md_code', 'md_url',
-           'plot_text', 'clean_page_html']
+           'plot_text', 'clean_page_html', 'caveats_text']
 
 # %% ../../nbs/view/01_report.ipynb #987a26cf
 import html, os, re
@@ -559,3 +559,13 @@ def clean_page_html(element) -> str:
     the reports' pages (`render_html`)."""
     element = element.decode("utf-8", "replace") if isinstance(element, bytes) else valid_unicode(element)
     return _page_cleaner().clean(_STYLE_OR_SCRIPT.sub("", element))
+
+# %% ../../nbs/view/01_report.ipynb #6dde26c2
+def caveats_text(summary: dict) -> str:
+    """The warnings that qualify an analysis (its `summary["quality"]["warnings"]`: a small face, several faces,
+    frames failing the quality gate) as a Markdown list under a **Caveats** heading line, for the top of a report;
+    '' when there are none."""
+    warnings = (summary or {}).get("quality", {}).get("warnings", [])
+    if not warnings: return ""
+    return "**Caveats.**\n\n" + "\n".join(f"* {md_text(w[:1].upper() + w[1:])}." for w in warnings)
+
