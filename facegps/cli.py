@@ -152,6 +152,12 @@ def _cmd_landmarks(sub):
     _add_common(p)
     p.set_defaults(run=lambda args: _landmarks(args))          # looked up when it runs (the handlers come later)
 
+def _add_landmarks_from(p, where: str, more: str = ""):
+    "The `--landmarks-from DIR` option of `analyze` and `report` (`where`: which folder may be DIR; `more`: a limit)."
+    p.add_argument("--landmarks-from", metavar="DIR", default=None,
+                   help=f"take the face's landmarks from a finished analysis of the same video in DIR {where} instead "
+                        f"of running the face mesh: a rerun with other parameters takes a quarter to a third less time{more}")
+
 def _cmd_analyze(sub):
     "The arguments of `facegps analyze`; it runs `_analyze`."
     p = sub.add_parser("analyze", help="the full Face-GPS analysis of a video",
@@ -162,10 +168,7 @@ def _cmd_analyze(sub):
     p.add_argument("--faces", choices=["one", "all"], default="one",
                    help="one: follow one face (--face chooses; default); all: every person, clustered by identity "
                         "(dlib's face-identity network), one analysis each in OUT/person_<k>/ and OUT/identities.json")
-    p.add_argument("--landmarks-from", metavar="DIR", default=None,
-                   help="take the face's landmarks from a finished analysis of the same video in DIR (OUT itself "
-                        "too) instead of running the face mesh: a rerun with other parameters takes a quarter to a "
-                        "third less time; with --faces one only")
+    _add_landmarks_from(p, "(OUT itself too)", "; with --faces one only")
     p.set_defaults(run=lambda args: _analyze(args))          # looked up when it runs (the handlers come later)
 
 def _cmd_report(sub):
@@ -177,6 +180,7 @@ def _cmd_report(sub):
                                    "exits with code 2, naming the cell.")
     _add_video_analysis(p, default="reports", help="reports folder (default: reports)")
     p.add_argument("--name", default=None, help="report name (default: the video's file name without suffix)")
+    _add_landmarks_from(p, "(OUT/NAME of an earlier report too)")
     p.set_defaults(run=lambda args: _report(args))          # looked up when it runs (the handlers come later)
 
 def _cmd_batch(sub):
@@ -496,6 +500,7 @@ def _report(args) -> int:
     from facegps.runs.runner import run_report  # lazy
     if args.command == "demo": video, name, params = sample_video("smile"), "smile", {}
     else: video, name, params = check_video(args.video), args.name, _changed_params(args)
+    if getattr(args, "landmarks_from", None): params["landmarks"] = str(Path(args.landmarks_from).resolve())
     check_out_dir(args.out)
     html = run_report(video, args.out, name=name, params=params, quiet=True if args.quiet else None)
     print(f"report: {html}\n  open it in a browser; the executed notebook is {html.with_suffix('.ipynb')} and the "
