@@ -200,6 +200,10 @@ def _cmd_batch(sub):
                    help="address (tcp://host:8786) or scheduler file of a running Dask scheduler (default: start a "
                         "local cluster)")
     p.add_argument("--report", action="store_true", help="also write each video's HTML report (OUT/videos/<id>.html)")
+    p.add_argument("--reuse-landmarks", action="store_true",
+                   help="a video analysed before in OUT takes its landmarks from there when they are what this run "
+                        "would read (the same file, facegps version and landmark parameters): a rerun with other "
+                        "parameters skips the face mesh; not with --report")
     _add_analysis_options(p)
     _add_common(p)
     p.set_defaults(run=lambda args: _batch(args))          # looked up when it runs (the handlers come later)
@@ -511,7 +515,7 @@ def _batch(args) -> int:
     from facegps.runs.batch import run_batch  # lazy
     check_out_dir(args.out)
     s = run_batch(args.input, args.out, _changed_params(args), report=args.report, scheduler=args.scheduler,
-                  n_workers=args.workers, quiet=True if args.quiet else None)
+                  n_workers=args.workers, quiet=True if args.quiet else None, reuse_landmarks=args.reuse_landmarks)
     counts = s.status.value_counts().to_dict()
     print(f"{len(s)} videos: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) +
           f"; summary in {Path(args.out) / 'batch_summary.csv'}, dataset in {Path(args.out) / 'dataset'}")

@@ -112,6 +112,8 @@ FAILURES = [
      2, lambda i: [f"{i.empty_dir}: no finished analysis here (no summary.json): cannot read its landmarks"]),
     ("report --landmarks-from a folder without an analysis", lambda i, o: ["report", i.clip, "-o", o, "--landmarks-from", i.empty_dir, *FAST],
      2, lambda i: [f"{i.empty_dir}: no finished analysis here (no summary.json): cannot read its landmarks", "the executed notebook"]),
+    ("batch --reuse-landmarks with --report", lambda i, o: ["batch", i.empty_dir, "-o", o, "--report", "--reuse-landmarks"],
+     2, lambda i: ["reusing landmarks is for analyses; not with a report"]),
     ("--landmarks-from with --faces all", lambda i, o: ["analyze", i.clip, "-o", o, "--faces", "all", "--landmarks-from", i.empty_dir],
      2, lambda i: ["--landmarks-from: takes one face's landmarks; not with --faces all"]),
     ("--canonical", lambda i, o: ["analyze", i.clip, "-o", o, "--canonical", "front"],
