@@ -558,15 +558,17 @@ def _view_offset(L: np.ndarray) -> np.ndarray:
     return out
 
 def shared_landmarks(landmarks: np.ndarray, kind: str, shape: tuple, roll_deg: float = 10.0, scale: float = 0.05,
-                     shift_px: tuple = (20.0, 12.0)) -> np.ndarray:
+                     shift_px: tuple = (20.0, 12.0), stabilised: bool = True) -> np.ndarray:
     """The landmarks an analysis read on a clip of frames of `shape` (h, w, …) (T×468×3 frame px; NaN rows: no face)
     carried onto its version `kind` (`transformed_video`) by the known transform, on pixel centres (`_view_offset`
     taken off before and put back after): the same for "re-encoded"; "moved" by `moved_transform`, z scaled with it;
     "mirrored" x ↦ w − 1 − x, each landmark taking its twin's place (`manifold.landmark_twins`); "half resolution"
     x ↦ (x + ½) / 2 − ½, z halved. What MediaPipe would read on that version if the transform changed nothing but
-    the geometry (checked against what it reads: see below)."""
+    the geometry (checked against what it reads: see below). `stabilised`: the landmarks were read in the
+    stabilised view (`stabilise_landmarks`); else on the whole frame, half a frame pixel off."""
     L = np.array(landmarks, np.float64)
-    L[..., :2] -= _view_offset(L)[:, None]
+    offset = _view_offset if stabilised else (lambda L: np.full((len(L), 2), 0.5))
+    L[..., :2] -= offset(L)[:, None]
     if kind == "moved":
         for t in range(len(L)):
             M = moved_transform(t, shape, roll_deg, scale, shift_px)
@@ -579,7 +581,7 @@ def shared_landmarks(landmarks: np.ndarray, kind: str, shape: tuple, roll_deg: f
         L[..., :2] = (L[..., :2] + 0.5) / 2 - 0.5
         L[..., 2] /= 2
     elif kind != "re-encoded": raise ValueError(f"unknown transform {kind!r}")
-    L[..., :2] += _view_offset(L)[:, None]
+    L[..., :2] += offset(L)[:, None]
     return L.astype(np.float32)
 
 def _moved_frame(frame: np.ndarray, t: int, roll_deg: float, scale: float, shift_px: tuple) -> np.ndarray:
@@ -723,8 +725,10 @@ def invariance_table(clips=INVARIANCE_CLIPS, roll_deg: float = 10.0, scale: floa
             results[REFERENCE_ONLY] = compare_records(orig, run(one), iod)
             if landmarks_shared:
                 lms = np.where(orig["face_found"].to_numpy(bool)[:, None, None], first.landmarks, np.nan)
-                shape = (VideoReader(src).info.height, VideoReader(src).info.width)
-                shared = {k: analysed(v, None, shared_landmarks(lms, k, shape, roll_deg, scale, shift_px)).frames
+                info = VideoReader(src).info
+                stabilised = params.get("stabilise_landmarks", AnalysisParams().stabilise_landmarks)
+                shared = {k: analysed(v, None, shared_landmarks(lms, k, (info.height, info.width), roll_deg, scale,
+                                                                shift_px, stabilised)).frames
                           for k, v in copies.items()}
                 results["re-encoded" + SHARED] = compare_records(orig, shared["re-encoded"], iod)
                 for k in ("moved", "mirrored", "half resolution"):

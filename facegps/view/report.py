@@ -479,7 +479,7 @@ def provenance_table(summary: dict) -> pd.DataFrame:
                               f"{iod_px(s):.1f} canonical px",
             "parameters": ", ".join(f"{k}={v}" for k, v in changed.items()) + " (others default)" if changed else "all defaults",
             "facegps": s.get("facegps_version", "")}
-    if s.get("landmarks") == "given": rows["landmarks"] = "given (taken from an earlier analysis; the face mesh did not run)"
+    if s.get("landmarks") == "given": rows["landmarks"] = "given (taken from an earlier analysis instead of the face mesh)"
     if s.get("truncated_at") is not None: rows["video cut"] = f"decoding stopped at frame {int(s['truncated_at'])}"
     if s.get("timings_s"): rows["time"] = f"{s['timings_s'].get('total_s', float('nan')):.1f} s for the analysis"
     if s.get("outputs"): rows["outputs"] = ", ".join(s["outputs"])
