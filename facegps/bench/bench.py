@@ -26,7 +26,7 @@ import pandas as pd
 import facegps
 from .actionunits import (ACTION_UNITS, au_curve, au_truth, head_curves, intensity_for, real_face,
                                  render_au_video)
-from ..measure.analyze import AnalysisParams, analyze_video, measured_activations, PIPELINE_THREADS
+from ..measure.analyze import AnalysisParams, analyze_video, measured_activations, saved_landmarks, PIPELINE_THREADS
 from ..core import progress
 from ..data import SAMPLE_VIDEOS, sample_video
 from ..measure.landmarks import stabilised_view, track_landmarks
@@ -724,7 +724,7 @@ def invariance_table(clips=INVARIANCE_CLIPS, roll_deg: float = 10.0, scale: floa
             one = reference_only_video(src, copies["re-encoded"], first.reference, work / f"{stem}-reference-only.mkv")
             results[REFERENCE_ONLY] = compare_records(orig, run(one), iod)
             if landmarks_shared:
-                lms = np.where(orig["face_found"].to_numpy(bool)[:, None, None], first.landmarks, np.nan)
+                lms = saved_landmarks(work / f"{stem}-analysis")                  # NaN where MediaPipe saw no face
                 info = VideoReader(src).info
                 stabilised = params.get("stabilise_landmarks", AnalysisParams().stabilise_landmarks)
                 shared = {k: analysed(v, None, shared_landmarks(lms, k, (info.height, info.width), roll_deg, scale,

@@ -340,9 +340,9 @@ def saved_landmarks(out_dir, video=None, params: "AnalysisParams | None" = None,
                                f"{Path(video).name}", d)
         if params is not None:
             wanted, theirs = _jsonable(asdict(params)), s.get("parameters", {})
-            other = [f"{k}={theirs.get(k, '(none)')!r}" for k in LANDMARK_PARAMS if theirs.get(k, "(none)") != wanted[k]]
-            if other: raise FaceGPSError(f"its landmarks were read with {', '.join(other)}; this analysis asks for "
-                                         f"{', '.join(f'{k}={wanted[k]!r}' for k in LANDMARK_PARAMS if theirs.get(k, '(none)') != wanted[k])}", d)
+            read = {k: theirs.get(k, "(none)") for k in LANDMARK_PARAMS if theirs.get(k, "(none)") != wanted[k]}
+            if read: raise FaceGPSError(f"its landmarks were read with {', '.join(f'{k}={v!r}' for k, v in read.items())}; "
+                                        f"this analysis asks for {', '.join(f'{k}={wanted[k]!r}' for k in read)}", d)
         lms = npz_member(d / "displacement.npz", "landmarks").astype(np.float32)
         frames = pd.read_parquet(d / "frames.parquet", columns=["face_found", "n_faces"])
     except FaceGPSError: raise

@@ -20,7 +20,7 @@ import pandas as pd
 
 import facegps
 from ..core import FaceGPSError, atomic_path, progress, write_text_atomic
-from ..measure.video import head_digest, image_files, VideoReader
+from ..measure.video import HEAD_BYTES, head_digest, image_files, VideoReader
 from ..measure.analyze import AnalysisParams, saved_landmarks
 from ..data import sample_video
 from .runner import run_report
@@ -137,7 +137,7 @@ def task_params(task: VideoTask, params: dict) -> dict:
     "The analysis parameters of `task`: the batch's `params`, with the manifest's reference frame when given."
     return {**params, **({"reference": task.reference} if task.reference is not None else {})}
 
-FINGERPRINT_BYTES = 1 << 20   # how much of the head of a video file `input_fingerprint` hashes
+FINGERPRINT_BYTES = HEAD_BYTES   # how much of the head of a video file `input_fingerprint` hashes (`head_digest`)
 
 def _size_and_mtime(p: Path) -> tuple:
     """(bytes, mtime_ns) of a video file, or of an image sequence (a folder): the sum of its images' sizes and the
@@ -147,17 +147,13 @@ def _size_and_mtime(p: Path) -> tuple:
     stats = [f.stat() for f in image_files(p)]
     return sum(s.st_size for s in stats), max([p.stat().st_mtime_ns] + [s.st_mtime_ns for s in stats])
 
-def _head_digest(p: Path) -> str:
-    "sha256 of a video file's first MiB, or of an image sequence's frame names and sizes and its first image's first MiB."
-    return head_digest(p, FINGERPRINT_BYTES)
-
 def input_fingerprint(path) -> dict:
     """What identifies the input at `path` (a video file or an image-sequence folder): its resolved path, size
     (bytes), modification time (`mtime_ns`) and the sha256 of its first MiB (`sha256_first_mib`; for a folder, of
     its frame list and first image). Stored under `input` in the video's summary.json when done."""
     p = Path(path).resolve()
     size, mtime = _size_and_mtime(p)
-    return dict(path=str(p), size=size, mtime_ns=mtime, sha256_first_mib=_head_digest(p))
+    return dict(path=str(p), size=size, mtime_ns=mtime, sha256_first_mib=head_digest(p, FINGERPRINT_BYTES))
 
 def same_input(recorded, path) -> bool:
     "True when `recorded` (an `input_fingerprint`) still describes the input at `path` (hashed only if the rest agrees)."
